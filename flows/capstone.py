@@ -1,0 +1,80 @@
+"""The capstone method as one DAG: ingest -> segment -> EDA -> split -> fine-tune -> generate -> score
+-> select top models -> review -> judge-train -> judge-score -> compare, every run tracked in MLflow.
+
+Run it: `prefect deployment run capstone/full` (see deployments/), or `python -m flows.capstone smoke`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from prefect import flow, unmapped
+from prefect.futures import PrefectFuture, wait
+
+from radimpress.variants import expand_variants
+from tasks.data import explore, ingest_reports, load_config, segment_reports, split_dataset
+from tasks.evaluation import compare_top, judge_variant, review_sample, score, select_top, train_judge
+from tasks.modeling import finetune, generate_impressions, prepare_base
+from tasks.tracking import finish_tracking, log_variant, publish_eda, start_tracking, tag_top_variants
+
+
+@flow(name="capstone", log_prints=True)
+def capstone(profile: str = "smoke") -> str:
+    """Fine-tune, score, judge and compare impression generators on the reports the profile names."""
+    cfg = load_config(profile)
+    parent_run = start_tracking(cfg)
+
+    reports = ingest_reports(cfg.data)
+    segments = segment_reports(reports)
+    publish_eda(parent_run, explore(segments, reports))
+    splits = {m: split_dataset(segments, m, cfg.split) for m in cfg.data.model_modalities}
+
+    variants = expand_variants(cfg)
+    bases = {
+        (m, model): prepare_base.submit(model, splits[m], cfg.tiny_base.vocab_size, cfg.model_paths)
+        for m in cfg.data.model_modalities
+        for model in cfg.models
+    }
+    variant_bases = [bases[v.modality, v.model] for v in variants]
+    variant_splits = [splits[v.modality] for v in variants]
+    failures = [cfg.faults.finetune_failures.get(v.model, 0) for v in variants]
+    adapters = finetune.map(variants, variant_bases, variant_splits, failures)
+    generations = generate_impressions.map(variants, variant_bases, adapters, variant_splits, unmapped(cfg.generate))
+    scores = score.map(generations, unmapped(cfg.score))
+    variant_runs = log_variant.map(
+        unmapped(parent_run), variants, adapters, generations, scores, unmapped(cfg.tracking.log_report_text)
+    )
+
+    _raise_first_failure(adapters, generations, scores)
+    top = select_top(variants, scores, cfg.select)
+    top_generations = [generations[i] for i in top]
+    judge_dir = train_judge(
+        review_sample(top_generations, cfg.review), cfg.judge, cfg.tiny_base.vocab_size, cfg.model_paths
+    )
+    judged = judge_variant.map(unmapped(judge_dir), top_generations)
+    top_outputs = [
+        {
+            "finetune_dir": adapters[i],
+            "generation_dir": generations[i],
+            "scores_path": scores[i],
+            "judged_dir": j,
+        }
+        for i, j in zip(top, judged, strict=True)
+    ]
+    comparison = compare_top(top_outputs, [variants[i] for i in top], judge_dir)
+    tag_top_variants(variant_runs, top, judged, cfg.review.source)
+    finish_tracking(parent_run, judge_dir, comparison)
+    return str(comparison)
+
+
+def _raise_first_failure(*stages: list[PrefectFuture]) -> None:
+    """Fail the flow run with the first failed stage's own error, not a downstream 'upstream not ready'."""
+    for futures in stages:
+        wait(futures)
+        for future in futures:
+            if future.state.is_failed():
+                future.result()  # re-raises the task's exception
+
+
+if __name__ == "__main__":
+    capstone(sys.argv[1] if len(sys.argv) > 1 else "smoke")

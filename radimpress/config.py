@@ -1,0 +1,287 @@
+"""One typed config tree, loaded from YAML profiles shipped in `radimpress/profiles/`.
+
+Every field has a description; unknown keys are rejected (`extra="forbid"`), so a typo in a profile fails
+with the field's dotted name instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from radimpress.errors import ProfileError
+from radimpress.models import MODEL_REGISTRY
+
+InputConfig = Literal["findings", "findings_clinical", "instruction"]
+CANONICAL_COLUMNS = ("report_id", "modality", "exam", "clinical_information", "findings", "impression")
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnMapping(StrictModel):
+    """Which source column holds each canonical field (CSV / Parquet exports)."""
+
+    report_id: str | None = Field("report_id", description="Unique report id; None numbers the rows.")
+    modality: str | None = Field("modality", description="Modality code or exam type; None reads 'unknown'.")
+    exam: str | None = Field("exam", description="Exam description; optional.")
+    clinical_information: str | None = Field(
+        "clinical_information", description="Clinical information / indication; optional."
+    )
+    findings: str = Field("findings", description="FINDINGS section (required).")
+    impression: str = Field("impression", description="IMPRESSION section (required: the training target).")
+    ground_truth: str | None = Field(
+        None,
+        description="Ground truth of reports made by radimpress's generator (for the simulated reviewer).",
+    )
+
+
+class DataConfig(StrictModel):
+    """Where the reports come from and which modalities are modelled."""
+
+    source: Literal["synthetic", "file"] = Field("synthetic", description="Synthetic generator or a file export.")
+    path: Path | None = Field(None, description="CSV or Parquet export, when source is 'file'.")
+    columns: ColumnMapping = Field(default_factory=ColumnMapping, description="Source column names.")
+    n_reports: int = Field(600, gt=0, description="How many synthetic reports to generate.")
+    seed: int = Field(0, description="Seed of the synthetic generator.")
+    model_modalities: list[str] = Field(["mri"], min_length=1, description="Modalities to fine-tune on.")
+
+    @model_validator(mode="after")
+    def _file_needs_path(self) -> DataConfig:
+        if self.source == "file" and self.path is None:
+            raise ValueError("data.path is required when data.source is 'file'")
+        return self
+
+
+class SplitConfig(StrictModel):
+    """Deterministic train / validation / test split."""
+
+    train: float = Field(0.8, gt=0, lt=1, description="Share of reports for training.")
+    validation: float = Field(0.1, ge=0, lt=1, description="Share for validation (training loss monitoring).")
+    test: float = Field(0.1, gt=0, lt=1, description="Share for the test set every model is scored on.")
+    seed: int = Field(0, description="Seed of the shuffle.")
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> SplitConfig:
+        if abs(self.train + self.validation + self.test - 1) > 1e-6:
+            raise ValueError("split.train + split.validation + split.test must sum to 1")
+        return self
+
+
+class LoraConfig(StrictModel):
+    """LoRA adapter shape."""
+
+    r: int = Field(8, gt=0, description="Rank of the update matrices.")
+    alpha: int = Field(16, gt=0, description="Scaling numerator (scale = alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
+    target_modules: list[str] = Field(
+        ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1, description="Linear layers that get adapters."
+    )
+
+
+class TrainConfig(StrictModel):
+    """Optimisation of one fine-tune."""
+
+    epochs: float = Field(3, gt=0, description="Passes over the training split.")
+    learning_rate: float = Field(2e-3, gt=0, description="Peak learning rate (linear decay).")
+    batch_size: int = Field(16, gt=0, description="Micro-batch size.")
+    max_length: int = Field(256, ge=16, description="Prompt + impression tokens; longer prompts are cut from the left.")
+    seed: int = Field(0, description="Seed of initialisation and data order.")
+
+
+class TinyBaseConfig(StrictModel):
+    """Offline tiny bases: tokenizer trained on the training reports, random initialisation (CPU smoke runs)."""
+
+    vocab_size: int = Field(1024, ge=300, description="BPE vocabulary size of the tokenizer.")
+
+
+class GenerateConfig(StrictModel):
+    """Batched greedy generation over the test split."""
+
+    max_new_tokens: int = Field(48, gt=0, description="Cap on generated impression tokens.")
+    batch_size: int = Field(32, gt=0, description="Prompts per forward pass.")
+
+
+class EncoderConfig(StrictModel):
+    """A sentence encoder for an embedding-based metric."""
+
+    name: str = Field("all-MiniLM-L6-v2", description="Short name used in metric keys and tables.")
+    path: Path | None = Field(None, description="Local model folder; None uses the offline all-MiniLM-L6-v2 package.")
+    num_layers: int = Field(6, gt=0, description="BERTScore: which hidden layer to take the embeddings from.")
+
+
+class ScoreConfig(StrictModel):
+    """Reference-based metrics."""
+
+    bertscore: EncoderConfig = Field(default_factory=EncoderConfig, description="BERTScore encoder.")
+    similarity: list[EncoderConfig] = Field(
+        default_factory=lambda: [EncoderConfig()],
+        description="Encoders for cosine similarity (the study used ClinicalBERT and RadBERT on GPU).",
+    )
+
+    @field_validator("similarity")
+    @classmethod
+    def _unique_names(cls, encoders: list[EncoderConfig]) -> list[EncoderConfig]:
+        names = [e.name for e in encoders]
+        if len(set(names)) != len(names):
+            raise ValueError(f"similarity encoder names must be unique, got {names}")
+        return encoders
+
+
+class SelectConfig(StrictModel):
+    """How the top models are chosen."""
+
+    top_k: int = Field(5, gt=0, description="How many variants go on to review, judge and comparison.")
+    metric: str = Field("rougeL_f1", description="Score to rank variants by (higher is better).")
+
+
+class RubricConfig(StrictModel):
+    """Factual-correctness rubric of DESIGN.md: penalties from a 10-point start."""
+
+    contradiction: float = Field(4, ge=0, description="Present stated absent (or vice versa), wrong side, severity.")
+    major_omission: float = Field(3, ge=0, description="Clinically significant finding left out.")
+    minor_omission: float = Field(1, ge=0, description="Minor finding left out.")
+    unsupported_addition: float = Field(2, ge=0, description="Finding or claim not supported by the findings.")
+
+
+class ReviewConfig(StrictModel):
+    """Where factual-correctness scores for the judge's training come from."""
+
+    source: Literal["simulated", "file"] = Field(
+        "simulated",
+        description="'simulated' applies the rubric to synthetic ground truth; 'file' reads reviewers.",
+    )
+    scores_file: Path | None = Field(None, description="CSV of reviewers' scores (report_id, variant_id, score).")
+    n_samples: int = Field(100, gt=1, description="Generated impressions sampled for review.")
+    seed: int = Field(0, description="Seed of the review sample.")
+    rubric: RubricConfig = Field(default_factory=RubricConfig, description="Rubric weights.")
+
+
+class JudgeConfig(StrictModel):
+    """The factual-correctness judge: an LM fine-tuned on (reference, generated) -> score."""
+
+    model: str = Field("tiny-llama", description="Base model of the judge.")
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="Adapter of the judge.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation of the judge.")
+    holdout: float = Field(0.2, gt=0, lt=1, description="Share of reviewed samples kept out to measure the judge.")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        return _check_model_name(name)
+
+
+class TrackingConfig(StrictModel):
+    """MLflow tracking."""
+
+    experiment: str = Field("radimpress", description="MLflow experiment name.")
+    log_report_text: bool = Field(
+        False, description="Log generated and reference text to MLflow. Off for real reports (PHI)."
+    )
+
+
+class FaultsConfig(StrictModel):
+    """Injected failures, to exercise retries from the Prefect UI (tests and demos only)."""
+
+    finetune_failures: dict[str, int] = Field(
+        default_factory=dict, description="model name -> how many first attempts of its fine-tunes fail."
+    )
+
+
+class Profile(StrictModel):
+    """A whole experiment: data, models, training, scoring, review and judge."""
+
+    name: str = Field(description="Profile name; shown in MLflow and Prefect.")
+    description: str = Field("", description="What this profile is for.")
+    data: DataConfig = Field(default_factory=DataConfig, description="Input reports.")
+    split: SplitConfig = Field(default_factory=SplitConfig, description="Train / validation / test.")
+    models: list[str] = Field(["tiny-llama", "tiny-mistral"], min_length=1, description="Base models to fine-tune.")
+    model_paths: dict[str, Path] = Field(
+        default_factory=dict,
+        description="model name -> local folder, for models not in the Hugging Face cache.",
+    )
+    input_configs: list[InputConfig] = Field(["findings_clinical"], min_length=1, description="Prompt inputs.")
+    tiny_base: TinyBaseConfig = Field(default_factory=TinyBaseConfig, description="Offline tiny bases.")
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="Adapter of every fine-tune.")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation of every fine-tune.")
+    generate: GenerateConfig = Field(default_factory=GenerateConfig, description="Generation.")
+    score: ScoreConfig = Field(default_factory=ScoreConfig, description="Metrics.")
+    select: SelectConfig = Field(default_factory=SelectConfig, description="Top-model selection.")
+    review: ReviewConfig = Field(default_factory=ReviewConfig, description="Factual-correctness review.")
+    judge: JudgeConfig = Field(default_factory=JudgeConfig, description="Judge model.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow.")
+    faults: FaultsConfig = Field(default_factory=FaultsConfig, description="Injected failures (testing only).")
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, names: list[str]) -> list[str]:
+        return [_check_model_name(name) for name in names]
+
+    @model_validator(mode="after")
+    def _simulated_review_needs_ground_truth(self) -> Profile:
+        has_truth = self.data.source == "synthetic" or self.data.columns.ground_truth is not None
+        if self.review.source == "simulated" and not has_truth:
+            raise ValueError(
+                "review.source 'simulated' needs synthetic ground truth (data.source 'synthetic' or "
+                "data.columns.ground_truth); real reports need review.source 'file'"
+            )
+        return self
+
+
+def _check_model_name(name: str) -> str:
+    if name not in MODEL_REGISTRY:
+        raise ValueError(f"unknown model '{name}'; known models: {', '.join(sorted(MODEL_REGISTRY))}")
+    return name
+
+
+def shipped_profiles() -> list[str]:
+    """Names of the profiles shipped inside the package."""
+    folder = resources.files("radimpress") / "profiles"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load a shipped profile by name, or a profile YAML by path.
+
+    Raises:
+        ProfileError: one line naming the missing file or the invalid field.
+    """
+    raw = _read_profile_yaml(name_or_path)
+    try:
+        return Profile.model_validate(raw)
+    except ValidationError as exc:
+        raise ProfileError(f"invalid profile '{name_or_path}': {_describe(exc)}") from None
+
+
+def _read_profile_yaml(name_or_path: str | Path) -> dict:
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = Path(str(resources.files("radimpress") / "profiles" / f"{name_or_path}.yaml"))
+        if not path.is_file():
+            raise ProfileError(f"unknown profile '{name_or_path}'; shipped profiles: {', '.join(shipped_profiles())}")
+    if not path.is_file():
+        raise ProfileError(f"profile file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"profile {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ProfileError(f"profile {path} must be a YAML mapping of fields")
+    return raw
+
+
+def _describe(exc: ValidationError) -> str:
+    """All validation errors on one line, each with its dotted field name."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "profile"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{field}: {message}")
+    return "; ".join(parts)

@@ -1,0 +1,28 @@
+"""Segment reports by modality: one dataset per modality, `unknown` rather than a guess."""
+
+from __future__ import annotations
+
+import polars as pl
+
+# Checked in order on the modality column, then the exam text; word boundaries keep "CT" out of "ACT".
+MODALITY_PATTERNS: dict[str, str] = {
+    "mri": r"(?i)\b(mri|mra|mr|magnetic resonance)\b",
+    "ct": r"(?i)\b(ct|cta|computed tomography)\b",
+    "ultrasound": r"(?i)\b(us|ultrasound|sonogram|sonography|doppler|duplex)\b",
+    "xray": r"(?i)\b(xray|x-ray|xr|radiograph|cr|dx|chest film)\b",
+}
+
+
+def modality_expr() -> pl.Expr:
+    """Canonical modality code from the modality column, falling back on the exam description."""
+    text = pl.concat_str([pl.col("modality").fill_null(""), pl.col("exam").fill_null("")], separator=" | ")
+    expr = pl.lit("unknown")
+    for code, pattern in reversed(MODALITY_PATTERNS.items()):
+        expr = pl.when(text.str.contains(pattern)).then(pl.lit(code)).otherwise(expr)
+    return expr
+
+
+def segment_by_modality(reports: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """One frame per modality code, rows in their original order."""
+    coded = reports.with_columns(modality_expr().alias("modality"))
+    return {code: coded.filter(pl.col("modality") == code) for code in sorted(coded["modality"].unique())}

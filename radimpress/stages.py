@@ -1,0 +1,244 @@
+"""The capstone method, one function per stage: files in, files out.
+
+Each stage writes into a folder named by the digest of its inputs (`io.stage_dir`), so re-running a
+stage on the same inputs rewrites the same files and different inputs never overwrite each other.
+The Prefect tasks in `tasks/` are thin wrappers over these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from radimpress import eda, models
+from radimpress.config import DataConfig, GenerateConfig, JudgeConfig, ReviewConfig, ScoreConfig, SplitConfig
+from radimpress.errors import InjectedFailure, InputDataError
+from radimpress.ingest import ingest
+from radimpress.io import read_frame, read_json, stage_dir, write_frame, write_json
+from radimpress.prompts import build_prompts, build_target
+from radimpress.segment import segment_by_modality
+from radimpress.split import split_reports
+from radimpress.variants import VariantSpec
+
+Progress = Callable[[float], None] | None
+
+
+def ingest_stage(cfg: DataConfig) -> Path:
+    """reports.parquet (usable rows), quarantine.parquet (the rest, with reasons), counts.json."""
+    out = stage_dir("ingest", cfg)
+    result = ingest(cfg)
+    write_frame(result.reports, out / "reports.parquet")
+    write_frame(result.quarantine, out / "quarantine.parquet")
+    rows_in = result.reports.height + result.quarantine.height
+    write_json(
+        {"rows_in": rows_in, "kept": result.reports.height, "quarantined": result.quarantine.height},
+        out / "counts.json",
+    )
+    return out
+
+
+def segment_stage(ingest_dir: Path) -> dict[str, Path]:
+    """One parquet file per modality."""
+    out = stage_dir("segment", ingest_dir)
+    segments = segment_by_modality(read_frame(ingest_dir / "reports.parquet"))
+    return {modality: write_frame(frame, out / f"{modality}.parquet") for modality, frame in segments.items()}
+
+
+def eda_stage(segments: dict[str, Path], ingest_dir: Path) -> Path:
+    """Word counts, missing values, a plot and a Markdown summary over every modality."""
+    out = stage_dir("eda", segments, ingest_dir)
+    reports = pl.concat([read_frame(path) for path in segments.values()])
+    return eda.run_eda(reports, read_frame(ingest_dir / "quarantine.parquet"), out)
+
+
+def modality_dataset(segments: dict[str, Path], modality: str) -> Path:
+    """The dataset of a modelled modality.
+
+    Raises:
+        InputDataError: the export has no report of that modality.
+    """
+    if modality not in segments:
+        raise InputDataError(
+            f"no '{modality}' reports to model (data.model_modalities); modalities found: {', '.join(sorted(segments))}"
+        )
+    return segments[modality]
+
+
+def split_stage(dataset: Path, cfg: SplitConfig) -> Path:
+    """train.parquet, validation.parquet and test.parquet."""
+    out = stage_dir("split", dataset, cfg)
+    for name, frame in split_reports(read_frame(dataset), cfg).items():
+        write_frame(frame, out / f"{name}.parquet")
+    return out
+
+
+def base_stage(model: str, splits_dir: Path, vocab_size: int, model_paths: dict[str, Path]) -> str:
+    """A base ready to fine-tune: a tiny one built on the training reports, or the pretrained one's location."""
+    if not models.is_tiny(model):
+        return models.resolve_pretrained(model, model_paths)
+    out = stage_dir("base", model, splits_dir / "train.parquet", vocab_size)
+    train = read_frame(splits_dir / "train.parquet")
+    texts = [t for column in ("clinical_information", "findings", "impression") for t in train[column].drop_nulls()]
+    return str(_build_tiny(model, texts, vocab_size, out))
+
+
+def _build_tiny(model: str, texts: list[str], vocab_size: int, out: Path) -> Path:
+    from radimpress.bases import build_tiny_base
+
+    return build_tiny_base(model, texts, vocab_size, seed=0, out_dir=out)
+
+
+def fail_if_injected(out_dir: Path, failures: int) -> None:
+    """Fail the first `failures` attempts at this output folder (testing retries from the Prefect UI)."""
+    if failures <= 0:
+        return
+    counter = out_dir / "injected_attempts.txt"
+    attempt = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(attempt))
+    if attempt <= failures:
+        raise InjectedFailure(f"injected failure {attempt} of {failures} in {out_dir.name} (profile faults)")
+
+
+def finetune_stage(
+    variant: VariantSpec, base: str, splits_dir: Path, failures: int = 0, on_progress: Progress = None
+) -> Path:
+    """adapter/ (PEFT format, with its tokenizer) and train.json (time, loss curve)."""
+    from radimpress.bases import load_tokenizer
+    from radimpress.train import finetune_lora
+
+    out = stage_dir("finetune", variant, base, splits_dir / "train.parquet")
+    fail_if_injected(out, failures)
+    train = read_frame(splits_dir / "train.parquet")
+    prompts = build_prompts(train, variant.input_config, load_tokenizer(base))
+    targets = [build_target(text) for text in train["impression"]]
+    finetune_lora(base, prompts, targets, variant.lora, variant.train, out, on_progress)
+    write_json({"base": base, "base_revision": _base_revision(base), **variant.params()}, out / "variant.json")
+    return out
+
+
+def generate_stage(
+    variant: VariantSpec,
+    base: str,
+    finetune_dir: Path,
+    splits_dir: Path,
+    cfg: GenerateConfig,
+    on_progress: Progress = None,
+) -> Path:
+    """generations.parquet (the test split with `generated`) and generation.json (time, tokens/s)."""
+    from radimpress.generate import generate_texts, load_finetuned
+
+    out = stage_dir("generate", variant, base, finetune_dir, splits_dir / "test.parquet", cfg)
+    test = read_frame(splits_dir / "test.parquet")
+    model, tokenizer = load_finetuned(base, finetune_dir / "adapter")
+    result = generate_texts(model, tokenizer, build_prompts(test, variant.input_config, tokenizer), cfg, on_progress)
+    generations = test.with_columns(
+        pl.lit(variant.variant_id).alias("variant_id"),
+        pl.col("impression").alias("reference"),
+        pl.Series("generated", result.texts, dtype=pl.String),
+    )
+    write_frame(generations, out / "generations.parquet")
+    timing = {
+        "seconds": result.seconds,
+        "new_tokens": result.new_tokens,
+        "tokens_per_second": result.tokens_per_second,
+    }
+    write_json(timing | {"reports": test.height}, out / "generation.json")
+    return out
+
+
+def score_stage(generation_dir: Path, cfg: ScoreConfig) -> Path:
+    """scores.json: every metric, with the encoder behind each embedding-based one."""
+    from radimpress.metrics import score_impressions
+
+    out = stage_dir("score", generation_dir, cfg)
+    generations = read_frame(generation_dir / "generations.parquet")
+    scores = score_impressions(generations["generated"].to_list(), generations["reference"].to_list(), cfg)
+    encoders = {key: vars(record) for key, record in scores.encoders.items()}
+    return write_json({"values": scores.values, "encoders": encoders}, out / "scores.json")
+
+
+def review_stage(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
+    """reviewed.parquet: a sample of the top variants' impressions with factual-correctness scores."""
+    from radimpress.judge import reviewer_scores, sample_for_review, simulated_review
+
+    out = stage_dir("review", generation_dirs, cfg)
+    generations = pl.concat([read_frame(d / "generations.parquet") for d in generation_dirs], how="diagonal")
+    sample = sample_for_review(generations, cfg.n_samples, cfg.seed)
+    if cfg.source == "simulated":
+        reviewed = simulated_review(sample, cfg)
+    else:
+        reviewed = reviewer_scores(sample, cfg, out / "review_sheet.csv")
+    write_frame(reviewed, out / "reviewed.parquet")
+    return out
+
+
+def judge_train_stage(review_dir: Path, cfg: JudgeConfig, vocab_size: int, model_paths: dict[str, Path]) -> Path:
+    """base/ (tiny judges), adapter/ and judge.json (held-out error against the reviewers)."""
+    from radimpress.judge import judge_prompt, train_judge
+
+    out = stage_dir("judge-train", review_dir, cfg, vocab_size)
+    reviewed = read_frame(review_dir / "reviewed.parquet")
+    if models.is_tiny(cfg.model):
+        texts = [judge_prompt(r, g) for r, g in zip(reviewed["reference"], reviewed["generated"], strict=True)]
+        base = str(_build_tiny(cfg.model, texts + [f" {s}" for s in range(11)], vocab_size, out / "base"))
+    else:
+        base = models.resolve_pretrained(cfg.model, model_paths)
+    train_judge(base, reviewed, cfg, out)
+    write_json({"base": base, "review_source": reviewed["review_source"][0]}, out / "judge_base.json")
+    return out
+
+
+def judge_score_stage(judge_dir: Path, generation_dir: Path) -> Path:
+    """judged.parquet (per report) and judged.json (the mean): the judge's factual correctness of one variant."""
+    from radimpress.judge import predict_scores
+
+    out = stage_dir("judge-score", judge_dir, generation_dir)
+    generations = read_frame(generation_dir / "generations.parquet")
+    base = read_json(judge_dir / "judge_base.json")["base"]
+    scores = predict_scores(
+        base, judge_dir / "adapter", generations["reference"].to_list(), generations["generated"].to_list()
+    )
+    judged = generations.select("variant_id", "report_id").with_columns(pl.Series("factual_correctness", scores))
+    write_frame(judged, out / "judged.parquet")
+    write_json({"factual_correctness": sum(scores) / len(scores), "reports": len(scores)}, out / "judged.json")
+    return out
+
+
+def _base_revision(base: str) -> str:
+    """Tiny bases live in folders named by their content digest; pretrained ones by their Hub snapshot."""
+    return Path(base).name if Path(base).is_dir() else "hub-cache"
+
+
+def compare_stage(top: list[dict[str, Path]], variants: list[VariantSpec], judge_dir: Path) -> Path:
+    """The study's tables for the top variants (in rank order), with the judge's trust numbers."""
+    from radimpress.compare import write_comparison
+
+    out = stage_dir("compare", top, variants, judge_dir)
+    outcomes = [_outcome(paths, variant) for paths, variant in zip(top, variants, strict=True)]
+    judge = read_json(judge_dir / "judge.json")
+    source = read_json(judge_dir / "judge_base.json")["review_source"]
+    label = "judge, trained on SIMULATED reviews" if source == "simulated" else "judge, trained on reviewers' scores"
+    note = (
+        f"Factual correctness (0-10) is the judge's mean score on the test split. Judge trained on {judge['n_train']} "
+        f"{source} reviews; on {judge['n_holdout']} held-out reviews its mean absolute error is "
+        f"{judge['holdout_mae']:.2f} (always predicting the mean: {judge['baseline_mae']:.2f})."
+    )
+    return write_comparison(outcomes, label, note, out)
+
+
+def _outcome(paths: dict[str, Path], variant: VariantSpec):
+    from radimpress.compare import VariantOutcome
+
+    generation = read_json(paths["generation_dir"] / "generation.json")
+    return VariantOutcome(
+        variant_id=variant.variant_id,
+        model=variant.model,
+        input_config=variant.input_config,
+        train_seconds=read_json(paths["finetune_dir"] / "train.json")["train_seconds"],
+        generation_seconds=generation["seconds"],
+        tokens_per_second=generation["tokens_per_second"],
+        scores=read_json(paths["scores_path"])["values"],
+        factual_correctness=read_json(paths["judged_dir"] / "judged.json")["factual_correctness"],
+    )

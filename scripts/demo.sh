@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# make demo: services up, run `capstone/full` on the smoke profile, print where to look.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/services.sh up
+source scripts/env.sh
+echo "Running capstone/full (smoke profile): follow it in the Prefect UI"
+.venv/bin/prefect deployment run capstone/full --watch --watch-timeout 1200 | grep -v -e '^$'
+echo
+echo "Prefect UI: ${PREFECT_API_URL%/api}   (flow runs, task states, artifacts 'eda' and 'comparison')"
+echo "MLflow UI:  $MLFLOW_TRACKING_URI   (experiment radimpress-smoke: one parent run, a nested run per variant)"
+echo
+cat "$RADIMPRESS_DATA_DIR/latest/smoke/comparison.md"

@@ -1,0 +1,15 @@
+# Environment of every radimpress process (sourced by the Makefile and the services).
+# Keeps every tool's files inside the project's data directory, offline, and off the network.
+: "${RADIMPRESS_DATA_DIR:=$PWD/data}"
+export RADIMPRESS_DATA_DIR
+export PREFECT_HOME="$RADIMPRESS_DATA_DIR/prefect"
+export PREFECT_LOCAL_STORAGE_PATH="$RADIMPRESS_DATA_DIR/prefect/results"
+export PREFECT_SERVER_ANALYTICS_ENABLED=false
+export PREFECT_API_URL="${PREFECT_API_URL:-http://127.0.0.1:${PREFECT_PORT:-4200}/api}"
+export MLFLOW_TRACKING_URI="${MLFLOW_TRACKING_URI:-http://127.0.0.1:${MLFLOW_PORT:-5000}}"
+export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
+export HF_HOME="${HF_HOME:-$RADIMPRESS_DATA_DIR/hf}" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export HF_HUB_DISABLE_TELEMETRY=1 TOKENIZERS_PARALLELISM=false
+export MPLCONFIGDIR="$RADIMPRESS_DATA_DIR/matplotlib"
+export PYTHONUNBUFFERED=1
+mkdir -p "$PREFECT_HOME" "$PREFECT_LOCAL_STORAGE_PATH" "$HF_HOME" "$MPLCONFIGDIR"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Local services of radimpress, all on 127.0.0.1: Prefect server, MLflow server, a process worker.
+#   scripts/services.sh up     start what is not running (reuses what is), create pool, GPU limit, deployment
+#   scripts/services.sh down   stop exactly the processes this script started (pid files under data/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+BIN=.venv/bin
+RUN="$RADIMPRESS_DATA_DIR/run" LOGS="$RADIMPRESS_DATA_DIR/logs"
+mkdir -p "$RUN" "$LOGS" "$RADIMPRESS_DATA_DIR/mlflow"
+PREFECT_URL="http://127.0.0.1:${PREFECT_PORT:-4200}"
+
+alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+start() {  # name, command...: a new session, so the service outlives this shell and stops as one group
+  local name=$1; shift
+  if alive "$name"; then echo "  $name: already running (pid $(cat "$RUN/$name.pid"))"; return; fi
+  setsid nohup "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+  echo "  $name: started (pid $!, log $LOGS/$name.log)"
+}
+
+wait_for() {  # name, url
+  for _ in $(seq 1 120); do
+    if curl -sf "$2" >/dev/null; then return 0; fi
+    alive "$1" || { echo "$1 exited; see $LOGS/$1.log" >&2; tail -5 "$LOGS/$1.log" >&2; exit 1; }
+    sleep 1
+  done
+  echo "$1 did not answer at $2 within 120 s; see $LOGS/$1.log" >&2; exit 1
+}
+
+up() {
+  echo "Starting services (data: $RADIMPRESS_DATA_DIR)"
+  start prefect-server "$BIN/prefect" server start --host 127.0.0.1 --port "${PREFECT_PORT:-4200}"
+  start mlflow-server "$BIN/mlflow" server --host 127.0.0.1 --port "${MLFLOW_PORT:-5000}" \
+    --backend-store-uri "sqlite:///$RADIMPRESS_DATA_DIR/mlflow/mlflow.db" \
+    --artifacts-destination "$RADIMPRESS_DATA_DIR/mlflow/artifacts" --workers 1
+  wait_for prefect-server "$PREFECT_URL/api/health"
+  wait_for mlflow-server "$MLFLOW_TRACKING_URI/health"
+  "$BIN/prefect" work-pool inspect local >/dev/null 2>&1 || "$BIN/prefect" work-pool create local --type process >/dev/null
+  # GPU stages share the GPUs through a tag concurrency limit: one slot per GPU, one on a CPU-only machine.
+  local slots
+  slots=$("$BIN/python" -c "import torch; print(max(torch.cuda.device_count(), 1))")
+  "$BIN/prefect" concurrency-limit inspect gpu >/dev/null 2>&1 || "$BIN/prefect" concurrency-limit create gpu "$slots" >/dev/null
+  "$BIN/python" deployments/capstone_full.py
+  start prefect-worker "$BIN/prefect" worker start --pool local --type process
+  echo "Prefect UI: $PREFECT_URL    MLflow UI: $MLFLOW_TRACKING_URI"
+}
+
+down() {
+  for name in prefect-worker mlflow-server prefect-server; do
+    if alive "$name"; then
+      kill -TERM -- "-$(cat "$RUN/$name.pid")" 2>/dev/null || true
+      echo "  $name: stopped"
+    fi
+    rm -f "$RUN/$name.pid"
+  done
+}
+
+"${1:?usage: services.sh up|down}"

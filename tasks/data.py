@@ -1,0 +1,44 @@
+"""Data tasks: ingest, segment, EDA, split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from radimpress import config, eda, ingest, io, models, segment, split, stages, synthetic
+from radimpress.config import DataConfig, Profile, SplitConfig
+from tasks.caching import cached
+
+
+@task(cache_policy=NO_CACHE)
+def load_config(profile: str) -> Profile:
+    """Load and validate the profile; check every pretrained model is on this machine before any work."""
+    loaded = config.load_profile(profile)
+    models.check_available([*loaded.models, loaded.judge.model], loaded.model_paths)
+    return loaded
+
+
+@task(cache_policy=cached(stages, ingest, synthetic, io), persist_result=True)
+def ingest_reports(data: DataConfig) -> Path:
+    """Read the reports and quarantine the unusable rows."""
+    return stages.ingest_stage(data)
+
+
+@task(cache_policy=cached(stages, segment, io), persist_result=True)
+def segment_reports(ingest_dir: Path) -> dict[str, Path]:
+    """One dataset per modality."""
+    return stages.segment_stage(ingest_dir)
+
+
+@task(cache_policy=cached(stages, eda, io), persist_result=True)
+def explore(segments: dict[str, Path], ingest_dir: Path) -> Path:
+    """Word-count distributions, missing values and a plot."""
+    return stages.eda_stage(segments, ingest_dir)
+
+
+@task(cache_policy=cached(stages, split, io), persist_result=True)
+def split_dataset(segments: dict[str, Path], modality: str, cfg: SplitConfig) -> Path:
+    """Deterministic train / validation / test split of one modality."""
+    return stages.split_stage(stages.modality_dataset(segments, modality), cfg)

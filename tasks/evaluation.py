@@ -1,0 +1,63 @@
+"""Scoring, selection, review, judge and comparison tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from radimpress import compare, io, judge, metrics, review, stages, train
+from radimpress.config import JudgeConfig, ReviewConfig, ScoreConfig, SelectConfig
+from radimpress.variants import VariantSpec
+from tasks.caching import cached
+
+
+@task(cache_policy=cached(stages, metrics, io), persist_result=True)
+def score(generation_dir: Path, cfg: ScoreConfig) -> Path:
+    """ROUGE, BLEU, BERTScore and embedding similarity of one variant's impressions."""
+    return stages.score_stage(generation_dir, cfg)
+
+
+@task(cache_policy=NO_CACHE)
+def select_top(variants: list[VariantSpec], scores_paths: list[Path], cfg: SelectConfig) -> list[int]:
+    """Indices of the top-k variants by the selection metric."""
+    values = [io.read_json(path)["values"][cfg.metric] for path in scores_paths]
+    return sorted(range(len(variants)), key=lambda i: -values[i])[: cfg.top_k]
+
+
+@task(cache_policy=cached(stages, judge, review, io), persist_result=True)
+def review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
+    """Factual-correctness scores on a sample of the top variants' impressions (reviewers, or simulated)."""
+    return stages.review_stage(generation_dirs, cfg)
+
+
+@task(
+    tags=["gpu"],
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=cached(stages, judge, train, io),
+    persist_result=True,
+)
+def train_judge(review_dir: Path, cfg: JudgeConfig, vocab_size: int, model_paths: dict[str, Path]) -> Path:
+    """Fine-tune the factual-correctness judge on the reviewed sample."""
+    return stages.judge_train_stage(review_dir, cfg, vocab_size, model_paths)
+
+
+@task(
+    tags=["gpu"],
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=cached(stages, judge, io),
+    persist_result=True,
+    task_run_name="judge-{generation_dir.name}",
+)
+def judge_variant(judge_dir: Path, generation_dir: Path) -> Path:
+    """The judge's factual correctness of one variant's test-set impressions."""
+    return stages.judge_score_stage(judge_dir, generation_dir)
+
+
+@task(cache_policy=cached(stages, compare, io), persist_result=True)
+def compare_top(top: list[dict[str, Path]], variants: list[VariantSpec], judge_dir: Path) -> Path:
+    """The study's two tables for the top variants, as CSV and Markdown."""
+    return stages.compare_stage(top, variants, judge_dir)

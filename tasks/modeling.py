@@ -1,0 +1,49 @@
+"""GPU tasks: build or locate bases, fine-tune, generate. Tagged `gpu` so a tag concurrency limit shares the GPUs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+
+from radimpress import bases, generate, io, models, prompts, stages, train
+from radimpress.config import GenerateConfig
+from radimpress.variants import VariantSpec
+from tasks.caching import cached
+from tasks.progress import progress_reporter
+
+
+@task(cache_policy=cached(stages, bases, models, io), persist_result=True, task_run_name="base-{model}")
+def prepare_base(model: str, splits_dir: Path, vocab_size: int, model_paths: dict[str, Path]) -> str:
+    """A base to fine-tune: a tiny model built offline, or where the pretrained weights are."""
+    return stages.base_stage(model, splits_dir, vocab_size, model_paths)
+
+
+@task(
+    tags=["gpu"],
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=cached(stages, train, bases, prompts, io, exclude=("failures",)),
+    persist_result=True,
+    task_run_name="finetune-{variant.variant_id}",
+)
+def finetune(variant: VariantSpec, base: str, splits_dir: Path, failures: int = 0) -> Path:
+    """Fine-tune one model variant with LoRA; return its folder (adapter/, train.json)."""
+    report = progress_reporter(f"fine-tune {variant.variant_id}")
+    return stages.finetune_stage(variant, base, splits_dir, failures, report)
+
+
+@task(
+    tags=["gpu"],
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=cached(stages, generate, bases, prompts, io),
+    persist_result=True,
+    task_run_name="generate-{variant.variant_id}",
+)
+def generate_impressions(
+    variant: VariantSpec, base: str, finetune_dir: Path, splits_dir: Path, cfg: GenerateConfig
+) -> Path:
+    """Generate the test split's impressions with one variant."""
+    report = progress_reporter(f"generate {variant.variant_id}")
+    return stages.generate_stage(variant, base, finetune_dir, splits_dir, cfg, report)

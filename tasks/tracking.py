@@ -1,0 +1,178 @@
+"""MLflow logging: one parent run per flow run, one nested run per model variant.
+
+These tasks are never cached: a flow run whose stages all come from cache still gets a complete
+MLflow record. They are idempotent, so a retried flow run reuses its parent run and variant runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import mlflow
+from mlflow.entities import RunStatus
+from mlflow.tracking import MlflowClient
+from prefect import runtime, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from radimpress.config import Profile
+from radimpress.io import data_dir, read_json
+from radimpress.variants import VariantSpec
+
+# MLflow's sqlite store is not safe for concurrent writers; mapped tasks run in threads.
+_LOCK = threading.Lock()
+FLOW_RUN_TAG = "prefect.flow_run_id"
+
+
+def tracking_uri() -> str:
+    """$MLFLOW_TRACKING_URI (the MLflow server), else sqlite in the data directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{data_dir() / 'mlflow' / 'mlflow.db'}"
+
+
+def _client() -> MlflowClient:
+    (data_dir() / "mlflow").mkdir(parents=True, exist_ok=True)
+    return MlflowClient(tracking_uri())
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    # A server decides where artifacts go; a local sqlite store keeps them beside its database.
+    location = None if tracking_uri().startswith("http") else (data_dir() / "mlflow" / "artifacts").as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def _find_run(client: MlflowClient, experiment_id: str, **tags: str) -> str | None:
+    query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+    runs = client.search_runs([experiment_id], filter_string=query, max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
+def start_tracking(profile: Profile) -> str:
+    """Open (or, on a retry of the flow run, reopen) the parent MLflow run of this flow run."""
+    flow_run_id = str(runtime.flow_run.id)
+    with _LOCK:
+        client = _client()
+        experiment_id = _experiment_id(client, profile.tracking.experiment)
+        run_id = _find_run(client, experiment_id, **{FLOW_RUN_TAG: flow_run_id})
+        if run_id is None:
+            tags = {
+                FLOW_RUN_TAG: flow_run_id,
+                "prefect.flow_run_name": str(runtime.flow_run.name),
+                "profile": profile.name,
+                "review.source": profile.review.source,
+                "mlflow.runName": f"capstone-{profile.name}-{runtime.flow_run.name}",
+            }
+            run_id = client.create_run(experiment_id, tags=tags).info.run_id
+            client.log_dict(run_id, profile.model_dump(mode="json"), "profile.json")
+        client.update_run(run_id, status="RUNNING")
+    return run_id
+
+
+def _variant_run(client: MlflowClient, parent_run_id: str, variant: VariantSpec) -> str:
+    experiment_id = client.get_run(parent_run_id).info.experiment_id
+    run_id = _find_run(client, experiment_id, **{"mlflow.parentRunId": parent_run_id, "variant_id": variant.variant_id})
+    if run_id is None:
+        tags = {
+            "mlflow.parentRunId": parent_run_id,
+            "variant_id": variant.variant_id,
+            "mlflow.runName": variant.variant_id,
+        }
+        run_id = client.create_run(experiment_id, tags=tags).info.run_id
+    return run_id
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
+def log_variant(
+    parent_run_id: str,
+    variant: VariantSpec,
+    finetune_dir: Path,
+    generation_dir: Path,
+    scores_path: Path,
+    log_text: bool,
+) -> str:
+    """Nested run of one variant: parameters, loss curve, scores, timings, and the adapter as artifacts."""
+    train, generation, scores = (
+        read_json(finetune_dir / "train.json"),
+        read_json(generation_dir / "generation.json"),
+        read_json(scores_path),
+    )
+    with _LOCK:
+        client = _client()
+        run_id = _variant_run(client, parent_run_id, variant)
+        if client.get_run(run_id).info.status == RunStatus.to_string(RunStatus.FINISHED):
+            return run_id  # logged completely by an earlier attempt of this flow run
+        for key, value in (read_json(finetune_dir / "variant.json") | {"variant_id": variant.variant_id}).items():
+            client.log_param(run_id, key, value)
+        for step, loss in enumerate(train["losses"], start=1):
+            client.log_metric(run_id, "train_loss", loss, step=step)
+        metrics = scores["values"] | {
+            "train_seconds": train["train_seconds"],
+            "generation_seconds": generation["seconds"],
+            "tokens_per_second": generation["tokens_per_second"],
+        }
+        for key, value in metrics.items():
+            client.log_metric(run_id, key, value)
+        for metric, encoder in scores["encoders"].items():
+            client.set_tag(run_id, f"encoder.{metric}", f"{encoder['name']} ({encoder['revision']})")
+        client.log_artifacts(run_id, str(finetune_dir / "adapter"), "adapter")
+        if log_text:
+            client.log_artifact(run_id, str(generation_dir / "generations.parquet"), "generations")
+        client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
+def tag_top_variants(variant_run_ids: list[str], top: list[int], judged_dirs: list[Path], review_source: str) -> None:
+    """Tag the top-k variant runs with their rank and judge score, so the MLflow UI compares them side by side."""
+    with _LOCK:
+        client = _client()
+        for rank, (index, judged_dir) in enumerate(zip(top, judged_dirs, strict=True), start=1):
+            run_id = variant_run_ids[index]
+            client.set_tag(run_id, "top_k_rank", str(rank))
+            client.set_tag(run_id, "top_k", "true")
+            client.set_tag(run_id, "factual_correctness.review_source", review_source)
+            judged = read_json(judged_dir / "judged.json")["factual_correctness"]
+            client.log_metric(run_id, "factual_correctness_judge", judged)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
+def publish_eda(run_id: str, eda_dir: Path) -> None:
+    """The EDA files as artifacts of the parent run, and its key numbers as a Prefect Markdown artifact."""
+    create_markdown_artifact(key="eda", markdown=(eda_dir / "eda.md").read_text(), description="EDA key numbers")
+    with _LOCK:
+        _client().log_artifacts(run_id, str(eda_dir), "eda")
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
+def finish_tracking(run_id: str, judge_dir: Path, comparison_dir: Path) -> None:
+    """Publish the comparison (MLflow and Prefect artifacts), log the judge's trust numbers, close the parent run."""
+    judge = read_json(judge_dir / "judge.json")
+    with (comparison_dir / "quality.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    create_table_artifact(key="comparison", table=table, description="Top models: cost and quality")
+    create_markdown_artifact(key="comparison-report", markdown=(comparison_dir / "comparison.md").read_text())
+    with _LOCK:
+        client = _client()
+        for key in ("holdout_mae", "baseline_mae", "n_train", "n_holdout"):
+            client.log_metric(run_id, f"judge_{key}", judge[key])
+        client.log_artifacts(run_id, str(comparison_dir), "comparison")
+        client.log_artifacts(run_id, str(judge_dir), "judge")
+        client.set_terminated(run_id, "FINISHED")
+    latest = data_dir() / "latest" / str(runtime.flow_run.parameters.get("profile", "smoke")).replace("/", "_")
+    shutil.copytree(comparison_dir, latest, dirs_exist_ok=True)
+
+
+def download_artifacts(run_id: str, artifact_path: str) -> Path:
+    """Fetch a run's artifacts into a temporary folder (for checks that MLflow gives back what was logged)."""
+    mlflow.set_tracking_uri(tracking_uri())
+    return Path(
+        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=tempfile.mkdtemp())
+    )
