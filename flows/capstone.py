@@ -31,15 +31,16 @@ def capstone(profile: str = "smoke") -> str:
 
     variants = expand_variants(cfg)
     bases = {
-        (m, model): prepare_base.submit(model, splits[m], cfg.tiny_base.vocab_size, cfg.model_paths)
+        (m, model): prepare_base.submit(model, splits[m]["train"], cfg.tiny_base.vocab_size, cfg.model_paths)
         for m in cfg.data.model_modalities
         for model in cfg.models
     }
     variant_bases = [bases[v.modality, v.model] for v in variants]
-    variant_splits = [splits[v.modality] for v in variants]
     failures = [cfg.faults.finetune_failures.get(v.model, 0) for v in variants]
-    adapters = finetune.map(variants, variant_bases, variant_splits, failures)
-    generations = generate_impressions.map(variants, variant_bases, adapters, variant_splits, unmapped(cfg.generate))
+    adapters = finetune.map(variants, variant_bases, [splits[v.modality]["train"] for v in variants], failures)
+    generations = generate_impressions.map(
+        variants, variant_bases, adapters, [splits[v.modality]["test"] for v in variants], unmapped(cfg.generate)
+    )
     scores = score.map(generations, unmapped(cfg.score))
     variant_runs = log_variant.map(
         unmapped(parent_run), variants, adapters, generations, scores, unmapped(cfg.tracking.log_report_text)

@@ -6,7 +6,6 @@ which is finer-grained and steadier than the single most likely number.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import torch
 from radimpress.config import JudgeConfig, ReviewConfig
 from radimpress.errors import ReviewScoresMissingError
 from radimpress.io import write_json
-from radimpress.review import ERROR_CATEGORIES, RubricWeights, review_frame
+from radimpress.review import RubricWeights, review_frame
 from radimpress.train import finetune_lora
 
 SCORES = tuple(range(11))
@@ -47,19 +46,31 @@ def reviewer_scores(sample: pl.DataFrame, cfg: ReviewConfig, sheet_path: Path) -
     """Join reviewers' scores onto the sample; without them, write the review sheet and say what to do.
 
     Raises:
-        ReviewScoresMissingError: the scores file is missing or does not cover the sample.
+        ReviewScoresMissingError: the scores file is missing, unreadable, or does not cover the sample.
     """
-    sample.select(REVIEW_COLUMNS).with_columns(pl.lit(None, dtype=pl.Float64).alias("score")).write_csv(sheet_path)
     if cfg.scores_file is None or not Path(cfg.scores_file).is_file():
+        sample.select(REVIEW_COLUMNS).with_columns(pl.lit(None, dtype=pl.Float64).alias("score")).write_csv(sheet_path)
         raise ReviewScoresMissingError(
-            f"no reviewer scores yet: fill the 'score' column (0-10) of {sheet_path} and set review.scores_file to it"
+            f"no reviewer scores yet: fill the 'score' column (0-10) of {sheet_path}, save it elsewhere "
+            "and set review.scores_file to that copy"
         )
-    scores = pl.read_csv(cfg.scores_file, schema_overrides={"report_id": pl.String, "score": pl.Float64})
-    reviewed = sample.join(scores.select("variant_id", "report_id", "score"), on=["variant_id", "report_id"])
+    scores = _read_scores(Path(cfg.scores_file))
+    # The sample's order, not the scores file's, so the judge's seeded train / holdout split is reproducible.
+    reviewed = sample.join(scores, on=["variant_id", "report_id"], maintain_order="left")
     if reviewed["score"].null_count() or reviewed.height < sample.height:
         scored = reviewed["score"].drop_nulls().len()
         raise ReviewScoresMissingError(f"{cfg.scores_file} scores {scored} of the {sample.height} sampled impressions")
     return reviewed.with_columns(pl.lit("reviewers").alias("review_source"))
+
+
+def _read_scores(path: Path) -> pl.DataFrame:
+    try:
+        scores = pl.read_csv(path, infer_schema=False)
+        return scores.select("variant_id", "report_id", pl.col("score").cast(pl.Float64))
+    except pl.exceptions.PolarsError as exc:
+        raise ReviewScoresMissingError(
+            f"{path} must be a CSV with columns variant_id, report_id, score (0-10): {str(exc).splitlines()[0]}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -123,12 +134,3 @@ def expected_score(model, tokenizer, prompt: str) -> float:
     )
     weights = torch.softmax(totals, dim=0)
     return float((weights * torch.tensor(SCORES, dtype=weights.dtype, device=weights.device)).sum())
-
-
-def category_columns() -> list[str]:
-    """The rubric's error categories, as columns of a review frame."""
-    return list(ERROR_CATEGORIES)
-
-
-def read_judge_metrics(judge_dir: Path) -> dict:
-    return json.loads((judge_dir / "judge.json").read_text())

@@ -13,13 +13,17 @@ MODALITY_PATTERNS: dict[str, str] = {
 }
 
 
-def modality_expr() -> pl.Expr:
-    """Canonical modality code from the modality column, falling back on the exam description."""
-    text = pl.concat_str([pl.col("modality").fill_null(""), pl.col("exam").fill_null("")], separator=" | ")
-    expr = pl.lit("unknown")
+def _matched_code(text: pl.Expr) -> pl.Expr:
+    """The first modality code whose pattern `text` contains, else null."""
+    expr = pl.lit(None, dtype=pl.String)
     for code, pattern in reversed(MODALITY_PATTERNS.items()):
         expr = pl.when(text.str.contains(pattern)).then(pl.lit(code)).otherwise(expr)
     return expr
+
+
+def modality_expr() -> pl.Expr:
+    """Canonical modality code from the modality column, falling back on the exam description."""
+    return pl.coalesce(_matched_code(pl.col("modality")), _matched_code(pl.col("exam")), pl.lit("unknown"))
 
 
 def segment_by_modality(reports: pl.DataFrame) -> dict[str, pl.DataFrame]:

@@ -66,20 +66,21 @@ def modality_dataset(segments: dict[str, Path], modality: str) -> Path:
     return segments[modality]
 
 
-def split_stage(dataset: Path, cfg: SplitConfig) -> Path:
-    """train.parquet, validation.parquet and test.parquet."""
+def split_stage(dataset: Path, cfg: SplitConfig) -> dict[str, Path]:
+    """train.parquet, validation.parquet and test.parquet: later stages take only the file they read."""
     out = stage_dir("split", dataset, cfg)
-    for name, frame in split_reports(read_frame(dataset), cfg).items():
-        write_frame(frame, out / f"{name}.parquet")
-    return out
+    return {
+        name: write_frame(frame, out / f"{name}.parquet")
+        for name, frame in split_reports(read_frame(dataset), cfg).items()
+    }
 
 
-def base_stage(model: str, splits_dir: Path, vocab_size: int, model_paths: dict[str, Path]) -> str:
+def base_stage(model: str, train_path: Path, vocab_size: int, model_paths: dict[str, Path]) -> str:
     """A base ready to fine-tune: a tiny one built on the training reports, or the pretrained one's location."""
     if not models.is_tiny(model):
         return models.resolve_pretrained(model, model_paths)
-    out = stage_dir("base", model, splits_dir / "train.parquet", vocab_size)
-    train = read_frame(splits_dir / "train.parquet")
+    out = stage_dir("base", model, train_path, vocab_size)
+    train = read_frame(train_path)
     texts = [t for column in ("clinical_information", "findings", "impression") for t in train[column].drop_nulls()]
     return str(_build_tiny(model, texts, vocab_size, out))
 
@@ -102,15 +103,15 @@ def fail_if_injected(out_dir: Path, failures: int) -> None:
 
 
 def finetune_stage(
-    variant: VariantSpec, base: str, splits_dir: Path, failures: int = 0, on_progress: Progress = None
+    variant: VariantSpec, base: str, train_path: Path, failures: int = 0, on_progress: Progress = None
 ) -> Path:
     """adapter/ (PEFT format, with its tokenizer) and train.json (time, loss curve)."""
     from radimpress.bases import load_tokenizer
     from radimpress.train import finetune_lora
 
-    out = stage_dir("finetune", variant, base, splits_dir / "train.parquet")
+    out = stage_dir("finetune", variant, base, train_path)
     fail_if_injected(out, failures)
-    train = read_frame(splits_dir / "train.parquet")
+    train = read_frame(train_path)
     prompts = build_prompts(train, variant.input_config, load_tokenizer(base))
     targets = [build_target(text) for text in train["impression"]]
     finetune_lora(base, prompts, targets, variant.lora, variant.train, out, on_progress)
@@ -122,15 +123,15 @@ def generate_stage(
     variant: VariantSpec,
     base: str,
     finetune_dir: Path,
-    splits_dir: Path,
+    test_path: Path,
     cfg: GenerateConfig,
     on_progress: Progress = None,
 ) -> Path:
     """generations.parquet (the test split with `generated`) and generation.json (time, tokens/s)."""
     from radimpress.generate import generate_texts, load_finetuned
 
-    out = stage_dir("generate", variant, base, finetune_dir, splits_dir / "test.parquet", cfg)
-    test = read_frame(splits_dir / "test.parquet")
+    out = stage_dir("generate", variant, base, finetune_dir, test_path, cfg)
+    test = read_frame(test_path)
     model, tokenizer = load_finetuned(base, finetune_dir / "adapter")
     result = generate_texts(model, tokenizer, build_prompts(test, variant.input_config, tokenizer), cfg, on_progress)
     generations = test.with_columns(

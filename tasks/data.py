@@ -39,6 +39,6 @@ def explore(segments: dict[str, Path], ingest_dir: Path) -> Path:
 
 
 @task(cache_policy=cached(stages, split, io), persist_result=True)
-def split_dataset(segments: dict[str, Path], modality: str, cfg: SplitConfig) -> Path:
+def split_dataset(segments: dict[str, Path], modality: str, cfg: SplitConfig) -> dict[str, Path]:
     """Deterministic train / validation / test split of one modality."""
     return stages.split_stage(stages.modality_dataset(segments, modality), cfg)

@@ -14,9 +14,9 @@ from tasks.progress import progress_reporter
 
 
 @task(cache_policy=cached(stages, bases, models, io), persist_result=True, task_run_name="base-{model}")
-def prepare_base(model: str, splits_dir: Path, vocab_size: int, model_paths: dict[str, Path]) -> str:
+def prepare_base(model: str, train_path: Path, vocab_size: int, model_paths: dict[str, Path]) -> str:
     """A base to fine-tune: a tiny model built offline, or where the pretrained weights are."""
-    return stages.base_stage(model, splits_dir, vocab_size, model_paths)
+    return stages.base_stage(model, train_path, vocab_size, model_paths)
 
 
 @task(
@@ -27,10 +27,10 @@ def prepare_base(model: str, splits_dir: Path, vocab_size: int, model_paths: dic
     persist_result=True,
     task_run_name="finetune-{variant.variant_id}",
 )
-def finetune(variant: VariantSpec, base: str, splits_dir: Path, failures: int = 0) -> Path:
+def finetune(variant: VariantSpec, base: str, train_path: Path, failures: int = 0) -> Path:
     """Fine-tune one model variant with LoRA; return its folder (adapter/, train.json)."""
     report = progress_reporter(f"fine-tune {variant.variant_id}")
-    return stages.finetune_stage(variant, base, splits_dir, failures, report)
+    return stages.finetune_stage(variant, base, train_path, failures, report)
 
 
 @task(
@@ -42,8 +42,8 @@ def finetune(variant: VariantSpec, base: str, splits_dir: Path, failures: int = 
     task_run_name="generate-{variant.variant_id}",
 )
 def generate_impressions(
-    variant: VariantSpec, base: str, finetune_dir: Path, splits_dir: Path, cfg: GenerateConfig
+    variant: VariantSpec, base: str, finetune_dir: Path, test_path: Path, cfg: GenerateConfig
 ) -> Path:
     """Generate the test split's impressions with one variant."""
     report = progress_reporter(f"generate {variant.variant_id}")
-    return stages.generate_stage(variant, base, finetune_dir, splits_dir, cfg, report)
+    return stages.generate_stage(variant, base, finetune_dir, test_path, cfg, report)

@@ -1,0 +1,125 @@
+"""`radimpress check`: fixable errors exit 2 with one line on stderr, both in-process and as the installed script."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from radimpress.cli import main
+
+SCRIPT = Path(sys.executable).with_name("radimpress")
+EXPORT = pl.DataFrame(
+    {
+        "report_id": ["1", "2", "3", "4"],
+        "modality": ["MR", "MR", "CT", "MR"],
+        "exam": ["MR brain", "MR knee", "CT head", "MR spine"],
+        "clinical_information": ["Headache.", "Pain.", "Fall.", "Back pain."],
+        "findings": ["Normal brain.", "ACL tear.", "No bleed.", ""],
+        "impression": ["Normal.", "ACL tear.", "No hemorrhage.", "Normal."],
+    }
+)
+
+
+def _profile(folder: Path, csv: Path | None = None, **fields) -> Path:
+    """A profile YAML reading `csv` (reviewers' scores, so no synthetic ground truth needed)."""
+    profile = {"name": "cli-test", "review": {"source": "file"}}
+    if csv is not None:
+        profile["data"] = {"source": "file", "path": str(csv)}
+    path = folder / "profile.yaml"
+    path.write_text(yaml.safe_dump(profile | fields))
+    return path
+
+
+def _csv(folder: Path, frame: pl.DataFrame) -> Path:
+    path = folder / "reports.csv"
+    frame.write_csv(path)
+    return path
+
+
+def _run_both(argv: list[str], capsys, cwd: Path) -> list[tuple[int, str, str]]:
+    """(exit status, stdout, stderr) of main() in-process and of the installed console script."""
+    status = main(argv)
+    captured = capsys.readouterr()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([str(SCRIPT), *argv], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return [(status, captured.out, captured.err), (done.returncode, done.stdout, done.stderr)]
+
+
+def _one_line_error(argv: list[str], capsys, cwd: Path) -> str:
+    runs = _run_both(argv, capsys, cwd)
+    for status, out, err in runs:
+        assert status == 2, err
+        assert out == ""
+        assert "Traceback" not in err
+        assert err.endswith("\n") and err.count("\n") == 1, err
+        assert err.startswith("radimpress: ")
+    assert runs[0][2] == runs[1][2]  # the script says exactly what main() says
+    return runs[0][2].strip()
+
+
+def test_console_script_is_installed():
+    assert SCRIPT.is_file() and os.access(SCRIPT, os.X_OK)
+
+
+def test_invalid_profile_field(tmp_path, capsys):
+    profile = _profile(tmp_path, _csv(tmp_path, EXPORT), train={"lr": 1})
+    error = _one_line_error(["check", str(profile)], capsys, tmp_path)
+    assert "train.lr: unknown field" in error
+
+
+def test_unknown_model_name(tmp_path, capsys):
+    profile = _profile(tmp_path, _csv(tmp_path, EXPORT), models=["tiny-llama", "gpt-17"])
+    error = _one_line_error(["check", str(profile)], capsys, tmp_path)
+    assert "unknown model 'gpt-17'" in error
+    assert "tiny-mistral" in error
+
+
+def test_unknown_shipped_profile(tmp_path, capsys):
+    error = _one_line_error(["check", "no-such-profile"], capsys, tmp_path)
+    assert error.startswith("radimpress: unknown profile 'no-such-profile'; shipped profiles: ")
+
+
+def test_missing_input_file(tmp_path, capsys):
+    profile = _profile(tmp_path, tmp_path / "absent.csv")
+    error = _one_line_error(["check", str(profile)], capsys, tmp_path)
+    assert error == f"radimpress: input file not found: {tmp_path / 'absent.csv'}"
+
+
+def test_missing_required_column(tmp_path, capsys):
+    profile = _profile(tmp_path, _csv(tmp_path, EXPORT.drop("findings")))
+    error = _one_line_error(["check", str(profile)], capsys, tmp_path)
+    assert "no column 'findings' for findings (set data.columns.findings)" in error
+
+
+def test_empty_findings_column(tmp_path, capsys):
+    profile = _profile(tmp_path, _csv(tmp_path, EXPORT.with_columns(pl.lit("").alias("findings"))))
+    error = _one_line_error(["check", str(profile)], capsys, tmp_path)
+    assert "column 'findings' (findings)" in error
+    assert "empty in every row" in error
+
+
+def test_valid_file_profile_reports_usable_and_quarantined_rows(tmp_path, capsys):
+    profile = _profile(tmp_path, _csv(tmp_path, EXPORT))
+    for status, out, err in _run_both(["check", str(profile)], capsys, tmp_path):
+        assert (status, err) == (0, "")
+        assert out == "profile 'cli-test' is valid: 3 reports usable, 1 quarantined\n"
+
+
+def test_shipped_smoke_profile_checks(tmp_path, capsys):
+    for status, out, err in _run_both(["check", "smoke"], capsys, tmp_path):
+        assert (status, err) == (0, "")
+        assert out.startswith("profile 'smoke' is valid: 800 reports usable")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_synthesize_writes_reports(tmp_path, capsys, suffix):
+    path = tmp_path / f"reports{suffix}"
+    assert main(["synthesize", str(path), "--n", "7", "--seed", "2"]) == 0
+    assert capsys.readouterr().out == f"wrote 7 synthetic reports to {path}\n"
+    frame = pl.read_csv(path) if suffix == ".csv" else pl.read_parquet(path)
+    assert frame.height == 7
+    assert frame["report_id"].to_list()[0] == "SYN-000001"
