@@ -25,9 +25,9 @@ def capstone(profile: str = "smoke") -> str:
     parent_run = start_tracking(cfg)
 
     reports = ingest_reports(cfg.data)
-    segments = segment_reports(reports)
+    segments = segment_reports(reports, cfg.data.model_modalities)
     publish_eda(parent_run, explore(segments, reports))
-    splits = {m: split_dataset(segments, m, cfg.split) for m in cfg.data.model_modalities}
+    splits = {m: split_dataset(segments[m], cfg.split) for m in cfg.data.model_modalities}
 
     variants = expand_variants(cfg)
     bases = {

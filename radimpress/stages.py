@@ -39,10 +39,19 @@ def ingest_stage(cfg: DataConfig) -> Path:
     return out
 
 
-def segment_stage(ingest_dir: Path) -> dict[str, Path]:
-    """One parquet file per modality."""
+def segment_stage(ingest_dir: Path, model_modalities: list[str]) -> dict[str, Path]:
+    """One parquet file per modality.
+
+    Raises:
+        InputDataError: a modality the profile models has no report.
+    """
     out = stage_dir("segment", ingest_dir)
     segments = segment_by_modality(read_frame(ingest_dir / "reports.parquet"))
+    missing = [m for m in model_modalities if m not in segments]
+    if missing:
+        raise InputDataError(
+            f"no '{missing[0]}' reports to model (data.model_modalities); modalities found: {', '.join(segments)}"
+        )
     return {modality: write_frame(frame, out / f"{modality}.parquet") for modality, frame in segments.items()}
 
 
@@ -51,19 +60,6 @@ def eda_stage(segments: dict[str, Path], ingest_dir: Path) -> Path:
     out = stage_dir("eda", segments, ingest_dir)
     reports = pl.concat([read_frame(path) for path in segments.values()])
     return eda.run_eda(reports, read_frame(ingest_dir / "quarantine.parquet"), out)
-
-
-def modality_dataset(segments: dict[str, Path], modality: str) -> Path:
-    """The dataset of a modelled modality.
-
-    Raises:
-        InputDataError: the export has no report of that modality.
-    """
-    if modality not in segments:
-        raise InputDataError(
-            f"no '{modality}' reports to model (data.model_modalities); modalities found: {', '.join(sorted(segments))}"
-        )
-    return segments[modality]
 
 
 def split_stage(dataset: Path, cfg: SplitConfig) -> dict[str, Path]:

@@ -27,9 +27,9 @@ def ingest_reports(data: DataConfig) -> Path:
 
 
 @task(cache_policy=cached(stages, segment, io), persist_result=True)
-def segment_reports(ingest_dir: Path) -> dict[str, Path]:
+def segment_reports(ingest_dir: Path, model_modalities: list[str]) -> dict[str, Path]:
     """One dataset per modality."""
-    return stages.segment_stage(ingest_dir)
+    return stages.segment_stage(ingest_dir, model_modalities)
 
 
 @task(cache_policy=cached(stages, eda, io), persist_result=True)
@@ -39,6 +39,6 @@ def explore(segments: dict[str, Path], ingest_dir: Path) -> Path:
 
 
 @task(cache_policy=cached(stages, split, io), persist_result=True)
-def split_dataset(segments: dict[str, Path], modality: str, cfg: SplitConfig) -> dict[str, Path]:
-    """Deterministic train / validation / test split of one modality."""
-    return stages.split_stage(stages.modality_dataset(segments, modality), cfg)
+def split_dataset(dataset: Path, cfg: SplitConfig) -> dict[str, Path]:
+    """Deterministic train / validation / test split of one modality's dataset."""
+    return stages.split_stage(dataset, cfg)

@@ -1,0 +1,87 @@
+"""Stage functions (files in, files out) and the content keys that cache them, without a Prefect server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from radimpress import stages
+from radimpress.config import DataConfig, SplitConfig
+from radimpress.errors import InjectedFailure, InputDataError
+from radimpress.io import digest_json, digest_path, read_json, stage_dir
+from tasks.caching import content_inputs
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("RADIMPRESS_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def _export(path: Path, findings: list[str]) -> Path:
+    pl.DataFrame(
+        {
+            "report_id": [str(i) for i in range(len(findings))],
+            "modality": ["MR"] * len(findings),
+            "findings": findings,
+            "impression": ["Normal."] * len(findings),
+        }
+    ).write_csv(path)
+    return path
+
+
+def test_ingest_stage_counts_every_row(tmp_path):
+    csv = _export(tmp_path / "reports.csv", ["A finding.", "", "Another finding."])
+    ingest_dir = stages.ingest_stage(DataConfig(source="file", path=csv))
+    assert read_json(ingest_dir / "counts.json") == {"rows_in": 3, "kept": 2, "quarantined": 1}
+    quarantine = pl.read_parquet(ingest_dir / "quarantine.parquet")
+    assert quarantine["reason"].to_list() == ["no_findings"]
+
+
+def test_stage_folder_follows_file_content_not_name(tmp_path):
+    first = _export(tmp_path / "a.csv", ["A finding."])
+    same_bytes = _export(tmp_path / "b.csv", ["A finding."])
+    assert digest_path(first) == digest_path(same_bytes)
+    folder = stages.ingest_stage(DataConfig(source="file", path=first))
+    assert stages.ingest_stage(DataConfig(source="file", path=first)) == folder
+    _export(first, ["An edited finding."])
+    assert stages.ingest_stage(DataConfig(source="file", path=first)) != folder
+
+
+def test_segment_stage_names_a_missing_modelled_modality(tmp_path):
+    ingest_dir = stages.ingest_stage(DataConfig(source="file", path=_export(tmp_path / "r.csv", ["A finding."])))
+    assert set(stages.segment_stage(ingest_dir, ["mri"])) == {"mri"}
+    with pytest.raises(InputDataError, match="no 'ct' reports to model .*modalities found: mri"):
+        stages.segment_stage(ingest_dir, ["ct"])
+
+
+def test_split_stage_writes_three_files_that_partition_the_dataset(tmp_path):
+    dataset = tmp_path / "mri.parquet"
+    pl.DataFrame({"report_id": [str(i) for i in range(200)], "findings": ["x"] * 200}).write_parquet(dataset)
+    splits = stages.split_stage(dataset, SplitConfig())
+    ids = [set(pl.read_parquet(splits[name])["report_id"]) for name in ("train", "validation", "test")]
+    assert sum(len(s) for s in ids) == 200 and set.union(*ids) == {str(i) for i in range(200)}
+
+
+def test_injected_failures_fail_the_first_attempts_only(tmp_path):
+    for attempt in (1, 2):
+        with pytest.raises(InjectedFailure, match=f"injected failure {attempt} of 2"):
+            stages.fail_if_injected(tmp_path, 2)
+    stages.fail_if_injected(tmp_path, 2)  # the third attempt goes through
+
+
+def test_content_key_changes_with_file_content_and_ignores_excluded_parameters(tmp_path):
+    policy = content_inputs(exclude=("failures",))
+    path = tmp_path / "train.parquet"
+    path.write_bytes(b"one")
+    key = policy.compute_key(None, {"train_path": path, "failures": 0}, {})
+    assert policy.compute_key(None, {"train_path": path, "failures": 2}, {}) == key
+    path.write_bytes(b"two")
+    assert policy.compute_key(None, {"train_path": path, "failures": 0}, {}) != key
+
+
+def test_stage_dir_is_deterministic(data_dir):
+    assert stage_dir("x", {"a": 1}) == stage_dir("x", {"a": 1}) == data_dir / "stages" / "x" / digest_json([{"a": 1}])[:16]
+    assert stage_dir("x", {"a": 2}) != stage_dir("x", {"a": 1})
