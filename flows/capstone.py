@@ -46,7 +46,7 @@ def capstone(profile: str = "smoke") -> str:
         unmapped(parent_run), variants, adapters, generations, scores, unmapped(cfg.tracking.log_report_text)
     )
 
-    _raise_first_failure(adapters, generations, scores)
+    _raise_first_failure(adapters, generations, scores, variant_runs)
     top = select_top(variants, scores, cfg.select)
     top_generations = [generations[i] for i in top]
     judge_dir = train_judge(
@@ -69,9 +69,11 @@ def capstone(profile: str = "smoke") -> str:
 
 
 def _raise_first_failure(*stages: list[PrefectFuture]) -> None:
-    """Fail the flow run with the first failed stage's own error, not a downstream 'upstream not ready'."""
+    """Let every running variant finish, then fail the flow run with the first failed stage's own error
+    (not a downstream 'upstream not ready'), so a retry from the UI has the most in cache."""
     for futures in stages:
         wait(futures)
+    for futures in stages:
         for future in futures:
             if future.state.is_failed():
                 future.result()  # re-raises the task's exception

@@ -83,5 +83,7 @@ def test_content_key_changes_with_file_content_and_ignores_excluded_parameters(t
 
 
 def test_stage_dir_is_deterministic(data_dir):
-    assert stage_dir("x", {"a": 1}) == stage_dir("x", {"a": 1}) == data_dir / "stages" / "x" / digest_json([{"a": 1}])[:16]
+    assert (
+        stage_dir("x", {"a": 1}) == stage_dir("x", {"a": 1}) == data_dir / "stages" / "x" / digest_json([{"a": 1}])[:16]
+    )
     assert stage_dir("x", {"a": 2}) != stage_dir("x", {"a": 1})
