@@ -24,6 +24,7 @@ def deploy() -> None:
         description="The capstone method end to end: fine-tune, generate, score, judge and compare.",
         tags=["capstone"],
         print_next_steps=False,
+        ignore_warnings=True,
     )
 
 

@@ -29,6 +29,17 @@ wait_for() {  # name, url
   echo "$1 did not answer at $2 within 120 s; see $LOGS/$1.log" >&2; exit 1
 }
 
+ensure() {  # description, check command, create command: create unless the check passes; retried, since a
+  # server that has just turned healthy can still be busy with its sqlite database for a few seconds
+  local what=$1 check=$2 create=$3 out
+  for _ in 1 2 3 4 5; do
+    if bash -c "$check" >/dev/null 2>&1; then return 0; fi
+    if out=$(bash -c "$create" 2>&1); then return 0; fi
+    sleep 3
+  done
+  echo "could not create $what:" >&2; echo "$out" >&2; exit 1
+}
+
 up() {
   echo "Starting services (data: $RADIMPRESS_DATA_DIR)"
   start prefect-server "$BIN/prefect" server start --host 127.0.0.1 --port "${PREFECT_PORT:-4200}"
@@ -37,12 +48,14 @@ up() {
     --artifacts-destination "$RADIMPRESS_DATA_DIR/mlflow/artifacts" --workers 1
   wait_for prefect-server "$PREFECT_URL/api/health"
   wait_for mlflow-server "$MLFLOW_TRACKING_URI/health"
-  "$BIN/prefect" work-pool inspect local >/dev/null 2>&1 || "$BIN/prefect" work-pool create local --type process >/dev/null
+  ensure "work pool 'local'" "$BIN/prefect work-pool inspect local" "$BIN/prefect work-pool create local --type process"
   # GPU stages share the GPUs through a tag concurrency limit: one slot per GPU, one on a CPU-only machine.
   local slots
   slots=$("$BIN/python" -c "import torch; print(max(torch.cuda.device_count(), 1))")
-  "$BIN/prefect" concurrency-limit inspect gpu >/dev/null 2>&1 || "$BIN/prefect" concurrency-limit create gpu "$slots" >/dev/null
-  "$BIN/python" deployments/capstone_full.py
+  ensure "tag concurrency limit 'gpu'" "$BIN/prefect concurrency-limit inspect gpu" \
+    "$BIN/prefect concurrency-limit create gpu $slots"
+  ensure "deployment 'capstone/full'" false "$BIN/python deployments/capstone_full.py"
+  echo "  work pool 'local', tag limit 'gpu' ($slots slot(s)), deployment 'capstone/full': ready"
   start prefect-worker "$BIN/prefect" worker start --pool local --type process
   echo "Prefect UI: $PREFECT_URL    MLflow UI: $MLFLOW_TRACKING_URI"
 }
