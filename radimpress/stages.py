@@ -220,9 +220,17 @@ def compare_stage(top: list[dict[str, Path]], variants: list[VariantSpec], judge
     note = (
         f"Factual correctness (0-10) is the judge's mean score on the test split. Judge trained on {judge['n_train']} "
         f"{source} reviews; on {judge['n_holdout']} held-out reviews its mean absolute error is "
-        f"{judge['holdout_mae']:.2f} (always predicting the mean: {judge['baseline_mae']:.2f})."
+        f"{judge['holdout_mae']:.2f} (always predicting the mean: {judge['baseline_mae']:.2f}). "
+        + _trust_verdict(judge["holdout_mae"], judge["baseline_mae"])
     )
     return write_comparison(outcomes, label, note, out)
+
+
+def _trust_verdict(judge_mae: float, baseline_mae: float) -> str:
+    """Plain words on whether the judge's scores mean anything."""
+    if judge_mae < baseline_mae:
+        return f"The judge beats that baseline by {baseline_mae - judge_mae:.2f} points."
+    return "The judge does NOT beat that baseline: do not rank models by its scores; review more samples."
 
 
 def _outcome(paths: dict[str, Path], variant: VariantSpec):
