@@ -31,7 +31,7 @@ def capstone(profile: str = "smoke") -> str:
 
     variants = expand_variants(cfg)
     bases = {
-        (m, model): prepare_base.submit(model, splits[m]["train"], cfg.tiny_base.vocab_size, cfg.model_paths)
+        (m, model): prepare_base.submit(model, splits[m]["train"], cfg.tiny_base, cfg.model_paths)
         for m in cfg.data.model_modalities
         for model in cfg.models
     }
@@ -49,9 +49,9 @@ def capstone(profile: str = "smoke") -> str:
     _raise_first_failure(adapters, generations, scores, variant_runs)
     top = select_top(variants, scores, cfg.select)
     top_generations = [generations[i] for i in top]
-    judge_dir = train_judge(
-        review_sample(top_generations, cfg.review), cfg.judge, cfg.tiny_base.vocab_size, cfg.model_paths
-    )
+    # The judge starts from its model's base for the first modality (built above when it is also fine-tuned).
+    judge_base = prepare_base(cfg.judge.model, splits[variants[0].modality]["train"], cfg.tiny_base, cfg.model_paths)
+    judge_dir = train_judge(review_sample(top_generations, cfg.review), cfg.judge, judge_base)
     judged = judge_variant.map(unmapped(judge_dir), top_generations)
     top_outputs = [
         {

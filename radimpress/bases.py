@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
+import polars as pl
+
+from radimpress.config import TinyBaseConfig
 from radimpress.models import build_tiny_model
+from radimpress.synthetic import generate_reports
 
 PAD, EOS = "<pad>", "</s>"
 
@@ -28,13 +33,50 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token=PAD, eos_token=EOS)
 
 
-def build_tiny_base(name: str, texts: list[str], vocab_size: int, seed: int, out_dir: Path) -> Path:
-    """Train a tokenizer on `texts`, initialise the tiny model of `name`, save both to `out_dir`."""
-    tokenizer = train_tokenizer(texts, vocab_size)
-    model = build_tiny_model(name, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, seed)
+def build_tiny_base(name: str, documents: list[str], cfg: TinyBaseConfig, out_dir: Path) -> Path:
+    """Train a tokenizer on `documents`, pretrain the tiny model of `name` on them, save both to `out_dir`."""
+    tokenizer = train_tokenizer(documents, cfg.vocab_size)
+    model = build_tiny_model(name, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, cfg.seed)
+    losses = pretrain(model, tokenizer, documents, cfg)
     tokenizer.save_pretrained(out_dir)
     model.save_pretrained(out_dir)
+    (out_dir / "pretrain_losses.json").write_text(json.dumps(losses))
     return out_dir
+
+
+def pretrain(model, tokenizer, documents: list[str], cfg: TinyBaseConfig, max_tokens: int = 128) -> list[float]:
+    """Causal-LM pretraining on random batches of documents; returns the loss of every step."""
+    import torch
+
+    from radimpress.train import collate
+
+    encoded = [
+        tokenizer(d, add_special_tokens=False)["input_ids"][:max_tokens] + [tokenizer.eos_token_id] for d in documents
+    ]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.pretrain_learning_rate)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / max(cfg.pretrain_steps, 1))
+    generator = torch.Generator().manual_seed(cfg.seed)
+    losses = []
+    model.train()
+    for _ in range(cfg.pretrain_steps):
+        picks = torch.randint(len(encoded), (cfg.pretrain_batch_size,), generator=generator).tolist()
+        batch = collate([{"input_ids": encoded[i], "labels": encoded[i]} for i in picks], tokenizer.pad_token_id)
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses
+
+
+def pretraining_corpus(train: pl.DataFrame, cfg: TinyBaseConfig) -> list[str]:
+    """Report sections as separate documents: synthetic reports of their own seed, plus the training split's
+    findings and clinical information. The training impressions stay out: they are what fine-tuning teaches."""
+    synthetic = generate_reports(cfg.pretrain_reports, seed=10_000 + cfg.seed) if cfg.pretrain_reports else None
+    sections = [] if synthetic is None else [synthetic[c] for c in ("clinical_information", "findings", "impression")]
+    sections += [train[c] for c in ("clinical_information", "findings") if c in train.columns]
+    return [text for column in sections for text in column.drop_nulls().to_list() if text.strip()]
 
 
 def load_tokenizer(source: str | Path):

@@ -95,9 +95,15 @@ class TrainConfig(StrictModel):
 
 
 class TinyBaseConfig(StrictModel):
-    """Offline tiny bases: tokenizer trained on the training reports, random initialisation (CPU smoke runs)."""
+    """Offline tiny bases for CPU runs: a tokenizer and a short causal-LM pretraining on report text that is not
+    the fine-tuning target (separate synthetic reports, and the training split's findings and clinical information)."""
 
     vocab_size: int = Field(1024, ge=300, description="BPE vocabulary size of the tokenizer.")
+    pretrain_reports: int = Field(2000, ge=0, description="Synthetic reports (their own seed) in the corpus.")
+    pretrain_steps: int = Field(250, ge=0, description="Optimizer steps of pretraining; 0 leaves the model random.")
+    pretrain_batch_size: int = Field(32, gt=0, description="Documents per pretraining step.")
+    pretrain_learning_rate: float = Field(3e-3, gt=0, description="Peak learning rate (linear decay).")
+    seed: int = Field(0, description="Seed of the corpus, the initialisation and the batches.")
 
 
 class GenerateConfig(StrictModel):

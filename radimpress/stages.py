@@ -13,7 +13,15 @@ from pathlib import Path
 import polars as pl
 
 from radimpress import eda, models
-from radimpress.config import DataConfig, GenerateConfig, JudgeConfig, ReviewConfig, ScoreConfig, SplitConfig
+from radimpress.config import (
+    DataConfig,
+    GenerateConfig,
+    JudgeConfig,
+    ReviewConfig,
+    ScoreConfig,
+    SplitConfig,
+    TinyBaseConfig,
+)
 from radimpress.errors import InjectedFailure, InputDataError
 from radimpress.ingest import ingest
 from radimpress.io import read_frame, read_json, stage_dir, write_frame, write_json
@@ -71,20 +79,14 @@ def split_stage(dataset: Path, cfg: SplitConfig) -> dict[str, Path]:
     }
 
 
-def base_stage(model: str, train_path: Path, vocab_size: int, model_paths: dict[str, Path]) -> str:
-    """A base ready to fine-tune: a tiny one built on the training reports, or the pretrained one's location."""
+def base_stage(model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, Path]) -> str:
+    """A base ready to fine-tune: a tiny one pretrained offline, or where the pretrained weights are."""
     if not models.is_tiny(model):
         return models.resolve_pretrained(model, model_paths)
-    out = stage_dir("base", model, train_path, vocab_size)
-    train = read_frame(train_path)
-    texts = [t for column in ("clinical_information", "findings", "impression") for t in train[column].drop_nulls()]
-    return str(_build_tiny(model, texts, vocab_size, out))
+    from radimpress.bases import build_tiny_base, pretraining_corpus
 
-
-def _build_tiny(model: str, texts: list[str], vocab_size: int, out: Path) -> Path:
-    from radimpress.bases import build_tiny_base
-
-    return build_tiny_base(model, texts, vocab_size, seed=0, out_dir=out)
+    out = stage_dir("base", model, train_path, cfg)
+    return str(build_tiny_base(model, pretraining_corpus(read_frame(train_path), cfg), cfg, out))
 
 
 def fail_if_injected(out_dir: Path, failures: int) -> None:
@@ -171,17 +173,12 @@ def review_stage(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
     return out
 
 
-def judge_train_stage(review_dir: Path, cfg: JudgeConfig, vocab_size: int, model_paths: dict[str, Path]) -> Path:
-    """base/ (tiny judges), adapter/ and judge.json (held-out error against the reviewers)."""
-    from radimpress.judge import judge_prompt, train_judge
+def judge_train_stage(review_dir: Path, cfg: JudgeConfig, base: str) -> Path:
+    """adapter/ and judge.json (held-out error against the reviewers) of the judge fine-tuned on `base`."""
+    from radimpress.judge import train_judge
 
-    out = stage_dir("judge-train", review_dir, cfg, vocab_size)
+    out = stage_dir("judge-train", review_dir, cfg, base)
     reviewed = read_frame(review_dir / "reviewed.parquet")
-    if models.is_tiny(cfg.model):
-        texts = [judge_prompt(r, g) for r, g in zip(reviewed["reference"], reviewed["generated"], strict=True)]
-        base = str(_build_tiny(cfg.model, texts + [f" {s}" for s in range(11)], vocab_size, out / "base"))
-    else:
-        base = models.resolve_pretrained(cfg.model, model_paths)
     train_judge(base, reviewed, cfg, out)
     write_json({"base": base, "review_source": reviewed["review_source"][0]}, out / "judge_base.json")
     return out

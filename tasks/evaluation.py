@@ -39,9 +39,9 @@ def review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
     cache_policy=cached(stages, judge, train, io),
     persist_result=True,
 )
-def train_judge(review_dir: Path, cfg: JudgeConfig, vocab_size: int, model_paths: dict[str, Path]) -> Path:
+def train_judge(review_dir: Path, cfg: JudgeConfig, base: str) -> Path:
     """Fine-tune the factual-correctness judge on the reviewed sample."""
-    return stages.judge_train_stage(review_dir, cfg, vocab_size, model_paths)
+    return stages.judge_train_stage(review_dir, cfg, base)
 
 
 @task(

@@ -6,17 +6,17 @@ from pathlib import Path
 
 from prefect import task
 
-from radimpress import bases, generate, io, models, prompts, stages, train
-from radimpress.config import GenerateConfig
+from radimpress import bases, generate, io, models, prompts, stages, synthetic, train
+from radimpress.config import GenerateConfig, TinyBaseConfig
 from radimpress.variants import VariantSpec
 from tasks.caching import cached
 from tasks.progress import progress_reporter
 
 
-@task(cache_policy=cached(stages, bases, models, io), persist_result=True, task_run_name="base-{model}")
-def prepare_base(model: str, train_path: Path, vocab_size: int, model_paths: dict[str, Path]) -> str:
-    """A base to fine-tune: a tiny model built offline, or where the pretrained weights are."""
-    return stages.base_stage(model, train_path, vocab_size, model_paths)
+@task(cache_policy=cached(stages, bases, models, synthetic, io), persist_result=True, task_run_name="base-{model}")
+def prepare_base(model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, Path]) -> str:
+    """A base to fine-tune: a tiny model pretrained offline, or where the pretrained weights are."""
+    return stages.base_stage(model, train_path, cfg, model_paths)
 
 
 @task(

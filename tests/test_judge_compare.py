@@ -14,7 +14,7 @@ from radimpress.compare import (
     rank_variants,
     write_comparison,
 )
-from radimpress.config import JudgeConfig, LoraConfig, ReviewConfig, TrainConfig
+from radimpress.config import JudgeConfig, LoraConfig, ReviewConfig, TinyBaseConfig, TrainConfig
 from radimpress.errors import ReviewScoresMissingError
 from radimpress.judge import (
     REVIEW_COLUMNS,
@@ -43,7 +43,12 @@ REVIEWED = pl.DataFrame(
 @pytest.fixture(scope="module")
 def judge_base(tmp_path_factory):
     texts = [judge_prompt(r, g) for r, g in zip(REVIEWED["reference"], REVIEWED["generated"], strict=True)]
-    return build_tiny_base("tiny-llama", texts + [f" {s}" for s in SCORES], 512, 0, tmp_path_factory.mktemp("judge"))
+    return build_tiny_base(
+        "tiny-llama",
+        texts + [f" {s}" for s in SCORES],
+        TinyBaseConfig(vocab_size=512, pretrain_steps=0),
+        tmp_path_factory.mktemp("judge"),
+    )
 
 
 def test_judge_prompt_holds_both_impressions():
