@@ -11,9 +11,10 @@ import sys
 from prefect import flow, unmapped
 from prefect.futures import PrefectFuture, wait
 
+from radimpress.baselines import BASELINES, BaselineSpec
 from radimpress.variants import expand_variants
 from tasks.data import explore, ingest_reports, load_config, segment_reports, split_dataset
-from tasks.evaluation import compare_top, judge_variant, review_sample, score, select_top, train_judge
+from tasks.evaluation import compare_top, judge_variant, review_sample, run_baseline, score, select_top, train_judge
 from tasks.modeling import finetune, generate_impressions, prepare_base
 from tasks.tracking import finish_tracking, log_variant, publish_eda, start_tracking, tag_top_variants
 
@@ -46,23 +47,28 @@ def capstone(profile: str = "smoke") -> str:
         unmapped(parent_run), variants, adapters, generations, scores, unmapped(cfg.tracking.log_report_text)
     )
 
-    _raise_first_failure(adapters, generations, scores, variant_runs)
+    baselines = [BaselineSpec(name, m) for m in cfg.data.model_modalities for name in BASELINES]
+    baseline_outputs = run_baseline.map(
+        baselines, [splits[b.modality]["train"] for b in baselines], [splits[b.modality]["test"] for b in baselines]
+    )
+    baseline_scores = score.map(baseline_outputs, unmapped(cfg.score))
+
+    _raise_first_failure(adapters, generations, scores, variant_runs, baseline_scores)
     top = select_top(variants, scores, cfg.select)
     top_generations = [generations[i] for i in top]
     # The judge starts from its model's base for the first modality (built above when it is also fine-tuned).
     judge_base = prepare_base(cfg.judge.model, splits[variants[0].modality]["train"], cfg.tiny_base, cfg.model_paths)
     judge_dir = train_judge(review_sample(top_generations, cfg.review), cfg.judge, judge_base)
     judged = judge_variant.map(unmapped(judge_dir), top_generations)
-    top_outputs = [
-        {
-            "finetune_dir": adapters[i],
-            "generation_dir": generations[i],
-            "scores_path": scores[i],
-            "judged_dir": j,
-        }
+    judged_baselines = judge_variant.map(unmapped(judge_dir), baseline_outputs)
+    rows = [
+        {"finetune_dir": adapters[i], "generation_dir": generations[i], "scores_path": scores[i], "judged_dir": j}
         for i, j in zip(top, judged, strict=True)
+    ] + [
+        {"finetune_dir": out, "generation_dir": out, "scores_path": scored, "judged_dir": j}
+        for out, scored, j in zip(baseline_outputs, baseline_scores, judged_baselines, strict=True)
     ]
-    comparison = compare_top(top_outputs, [variants[i] for i in top], judge_dir)
+    comparison = compare_top(rows, [variants[i] for i in top] + baselines, judge_dir)
     tag_top_variants(variant_runs, top, judged, cfg.review.source)
     finish_tracking(parent_run, judge_dir, comparison)
     return str(comparison)

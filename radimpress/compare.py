@@ -28,6 +28,8 @@ INPUT_LABELS = {
     "findings": "Findings",
     "findings_clinical": "Clinical + Findings",
     "instruction": "Instruction",
+    "most_frequent_impression": "Most frequent impression",
+    "last_findings_sentence": "Last findings sentence",
 }
 
 

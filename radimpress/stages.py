@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from radimpress import eda, models
+from radimpress.baselines import BaselineSpec
 from radimpress.config import (
     DataConfig,
     GenerateConfig,
@@ -147,6 +148,30 @@ def generate_stage(
     return out
 
 
+def baseline_stage(baseline: BaselineSpec, train_path: Path, test_path: Path) -> Path:
+    """The same files as a fine-tuned variant's (generations.parquet, generation.json, train.json), from a baseline."""
+    import time
+
+    from radimpress.baselines import predict_baseline
+
+    out = stage_dir("baseline", baseline, train_path, test_path)
+    test = read_frame(test_path)
+    started = time.perf_counter()
+    predicted = predict_baseline(baseline.name, read_frame(train_path), test)
+    seconds = time.perf_counter() - started
+    generations = test.with_columns(
+        pl.lit(baseline.variant_id).alias("variant_id"),
+        pl.col("impression").alias("reference"),
+        pl.Series("generated", predicted, dtype=pl.String),
+    )
+    write_frame(generations, out / "generations.parquet")
+    write_json(
+        {"seconds": seconds, "new_tokens": 0, "tokens_per_second": 0.0, "reports": test.height}, out / "generation.json"
+    )
+    write_json({"train_seconds": 0.0, "losses": [], "n_examples": 0}, out / "train.json")
+    return out
+
+
 def score_stage(generation_dir: Path, cfg: ScoreConfig) -> Path:
     """scores.json: every metric, with the encoder behind each embedding-based one."""
     from radimpress.metrics import score_impressions
@@ -205,8 +230,8 @@ def _base_revision(base: str) -> str:
     return Path(base).name if Path(base).is_dir() else "hub-cache"
 
 
-def compare_stage(top: list[dict[str, Path]], variants: list[VariantSpec], judge_dir: Path) -> Path:
-    """The study's tables for the top variants (in rank order), with the judge's trust numbers."""
+def compare_stage(top: list[dict[str, Path]], variants: list[VariantSpec | BaselineSpec], judge_dir: Path) -> Path:
+    """The study's tables for the top variants (in rank order) and the baselines, with the judge's trust numbers."""
     from radimpress.compare import write_comparison
 
     out = stage_dir("compare", top, variants, judge_dir)
@@ -230,7 +255,7 @@ def _trust_verdict(judge_mae: float, baseline_mae: float) -> str:
     return "The judge does NOT beat that baseline: do not rank models by its scores; review more samples."
 
 
-def _outcome(paths: dict[str, Path], variant: VariantSpec):
+def _outcome(paths: dict[str, Path], variant: VariantSpec | BaselineSpec):
     from radimpress.compare import VariantOutcome
 
     generation = read_json(paths["generation_dir"] / "generation.json")

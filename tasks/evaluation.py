@@ -7,10 +7,17 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from radimpress import compare, io, judge, metrics, review, stages, train
+from radimpress import baselines, compare, io, judge, metrics, review, stages, train
+from radimpress.baselines import BaselineSpec
 from radimpress.config import JudgeConfig, ReviewConfig, ScoreConfig, SelectConfig
 from radimpress.variants import VariantSpec
 from tasks.caching import cached
+
+
+@task(cache_policy=cached(stages, baselines, io), persist_result=True, task_run_name="{baseline.variant_id}")
+def run_baseline(baseline: BaselineSpec, train_path: Path, test_path: Path) -> Path:
+    """A baseline's impressions for the test split, in the same files as a fine-tuned variant's."""
+    return stages.baseline_stage(baseline, train_path, test_path)
 
 
 @task(cache_policy=cached(stages, metrics, io), persist_result=True)
@@ -58,6 +65,6 @@ def judge_variant(judge_dir: Path, generation_dir: Path) -> Path:
 
 
 @task(cache_policy=cached(stages, compare, io), persist_result=True)
-def compare_top(top: list[dict[str, Path]], variants: list[VariantSpec], judge_dir: Path) -> Path:
-    """The study's two tables for the top variants, as CSV and Markdown."""
+def compare_top(top: list[dict[str, Path]], variants: list[VariantSpec | BaselineSpec], judge_dir: Path) -> Path:
+    """The study's two tables for the top variants and the baselines, as CSV and Markdown."""
     return stages.compare_stage(top, variants, judge_dir)

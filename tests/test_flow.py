@@ -139,7 +139,11 @@ def test_full_flow_tracks_every_variant_in_mlflow(stack, smoke_run):
         assert {"adapter/adapter_config.json", "adapter/adapter_model.safetensors"} <= adapter_files
     assert sorted(c.data.tags["top_k_rank"] for c in children) == ["1", "2", "3", "4"]
     quality = pl.read_csv(client.download_artifacts(parent.info.run_id, "comparison/quality.csv"))
-    assert quality.height == 4
+    assert quality.height == 6 and quality["Model"].to_list()[4:] == ["baseline", "baseline"]
+    overlap = pl.read_csv(client.download_artifacts(parent.info.run_id, "comparison/overlap.csv"))
+    models, baselines = overlap.filter(pl.col("Model") != "baseline"), overlap.filter(pl.col("Model") == "baseline")
+    # Pretrained tiny bases + LoRA must beat both baselines, or the smoke run proves nothing about fine-tuning.
+    assert models["ROUGE-L F1"].max() > baselines["ROUGE-L F1"].max()
     assert "Factual correctness (judge, trained on SIMULATED reviews)" in quality.columns
     comparison = Path(client.download_artifacts(parent.info.run_id, "comparison/comparison.md")).read_text()
     assert "ROUGE-L F1" in comparison and "BLEU" in comparison and "held-out" in comparison
