@@ -232,6 +232,7 @@ def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory
         "retry",
         data={"source": "synthetic", "n_reports": 300, "seed": 7, "model_modalities": ["mri"]},
         input_configs=["findings_clinical"],
+        tiny_base={"vocab_size": 512, "pretrain_reports": 300, "pretrain_steps": 30},  # fast: quality is not the point
         train={"epochs": 1, "learning_rate": 0.003, "batch_size": 16, "max_length": 256, "seed": 0},
         review={"source": "simulated", "n_samples": 30, "seed": 0},
         faults={"finetune_failures": {"tiny-mistral": 2}},  # both attempts of the task fail; a flow retry is the 3rd
