@@ -33,9 +33,9 @@ INPUT_LABELS = {
 }
 
 
-def rank_variants(outcomes: list[VariantOutcome], metric: str, top_k: int) -> list[VariantOutcome]:
-    """The best `top_k` variants by `metric` (higher is better); ties keep the input order."""
-    return sorted(outcomes, key=lambda o: -o.scores[metric])[:top_k]
+def top_k_indices(values: list[float], top_k: int) -> list[int]:
+    """Positions of the `top_k` largest values, best first; ties keep the input order."""
+    return sorted(range(len(values)), key=lambda i: -values[i])[:top_k]
 
 
 def format_duration(seconds: float) -> str:

@@ -29,8 +29,7 @@ def score(generation_dir: Path, cfg: ScoreConfig) -> Path:
 @task(cache_policy=NO_CACHE)
 def select_top(variants: list[VariantSpec], scores_paths: list[Path], cfg: SelectConfig) -> list[int]:
     """Indices of the top-k variants by the selection metric."""
-    values = [io.read_json(path)["values"][cfg.metric] for path in scores_paths]
-    return sorted(range(len(variants)), key=lambda i: -values[i])[: cfg.top_k]
+    return compare.top_k_indices([io.read_json(path)["values"][cfg.metric] for path in scores_paths], cfg.top_k)
 
 
 @task(cache_policy=cached(stages, judge, review, io), persist_result=True)

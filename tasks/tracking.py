@@ -9,11 +9,9 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
-import mlflow
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 from prefect import runtime, task
@@ -168,11 +166,3 @@ def finish_tracking(run_id: str, judge_dir: Path, comparison_dir: Path) -> None:
         client.set_terminated(run_id, "FINISHED")
     latest = data_dir() / "latest" / str(runtime.flow_run.parameters.get("profile", "smoke")).replace("/", "_")
     shutil.copytree(comparison_dir, latest, dirs_exist_ok=True)
-
-
-def download_artifacts(run_id: str, artifact_path: str) -> Path:
-    """Fetch a run's artifacts into a temporary folder (for checks that MLflow gives back what was logged)."""
-    mlflow.set_tracking_uri(tracking_uri())
-    return Path(
-        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=tempfile.mkdtemp())
-    )

@@ -11,7 +11,7 @@ from radimpress.compare import (
     format_duration,
     overlap_table,
     quality_table,
-    rank_variants,
+    top_k_indices,
     write_comparison,
 )
 from radimpress.config import JudgeConfig, LoraConfig, ReviewConfig, TinyBaseConfig, TrainConfig
@@ -188,9 +188,10 @@ OUTCOMES = [
 ]
 
 
-def test_rank_variants_by_metric_with_stable_ties():
-    assert [o.variant_id for o in rank_variants(OUTCOMES, "rougeL_f1", top_k=3)] == ["b", "a", "c"]
-    assert [o.variant_id for o in rank_variants(OUTCOMES, "rougeL_f1", top_k=10)] == ["b", "a", "c", "d"]
+def test_top_k_indices_by_metric_with_stable_ties():
+    values = [o.scores["rougeL_f1"] for o in OUTCOMES]
+    assert [OUTCOMES[i].variant_id for i in top_k_indices(values, 3)] == ["b", "a", "c"]
+    assert [OUTCOMES[i].variant_id for i in top_k_indices(values, 10)] == ["b", "a", "c", "d"]
 
 
 def test_quality_table_follows_the_study():
