@@ -13,7 +13,15 @@ from tasks.caching import cached
 from tasks.progress import progress_reporter
 
 
-@task(cache_policy=cached(stages, bases, models, synthetic, io), persist_result=True, task_run_name="base-{model}")
+# Pretraining is GPU work too; queueing it with the fine-tunes also keeps torch's global RNG to one trainer at a time.
+@task(
+    tags=["gpu"],
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=cached(stages, bases, models, synthetic, io),
+    persist_result=True,
+    task_run_name="base-{model}",
+)
 def prepare_base(model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, Path]) -> str:
     """A base to fine-tune: a tiny model pretrained offline, or where the pretrained weights are."""
     return stages.base_stage(model, train_path, cfg, model_paths)

@@ -169,7 +169,7 @@ def test_prefect_artifacts_and_gpu_tags(stack, smoke_run):
     body = {"flow_runs": {"id": {"any_": [smoke_run]}}, "limit": 200}
     runs = httpx.post(f"{stack.api}/task_runs/filter", json=body).json()
     gpu = {r["name"].split("-")[0].split("_")[0] for r in runs if "gpu" in r["tags"]}
-    assert gpu == {"finetune", "generate", "train", "judge"}
+    assert gpu == {"base", "finetune", "generate", "train", "judge"}
     limit = httpx.get(f"{stack.api}/concurrency_limits/tag/gpu").json()
     assert limit["concurrency_limit"] == 1
 
