@@ -50,6 +50,9 @@ class DataConfig(StrictModel):
     n_reports: int = Field(600, gt=0, description="How many synthetic reports to generate.")
     seed: int = Field(0, description="Seed of the synthetic generator.")
     model_modalities: list[str] = Field(["mri"], min_length=1, description="Modalities to fine-tune on.")
+    default_modality: str | None = Field(
+        None, description="Modality of rows whose export gives none: set it for a single-modality export."
+    )
 
     @model_validator(mode="after")
     def _file_needs_path(self) -> DataConfig:

@@ -30,6 +30,8 @@ def ingest(cfg: DataConfig) -> IngestResult:
         raw = synthetic.generate_reports(cfg.n_reports, cfg.seed)
     else:
         raw = to_canonical(read_export(cfg.path), cfg.columns, str(cfg.path))
+    if cfg.default_modality:
+        raw = raw.with_columns(pl.col("modality").fill_null(cfg.default_modality))
     return quarantine_unusable(raw)
 
 
