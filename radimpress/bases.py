@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import polars as pl
@@ -33,18 +33,31 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):
     return PreTrainedTokenizerFast(tokenizer_object=core, pad_token=PAD, eos_token=EOS)
 
 
-def build_tiny_base(name: str, documents: list[str], cfg: TinyBaseConfig, out_dir: Path) -> Path:
+def build_tiny_base(
+    name: str,
+    documents: list[str],
+    cfg: TinyBaseConfig,
+    out_dir: Path,
+    on_progress: Callable[[float], None] | None = None,
+) -> Path:
     """Train a tokenizer on `documents`, pretrain the tiny model of `name` on them, save both to `out_dir`."""
     tokenizer = train_tokenizer(documents, cfg.vocab_size)
     model = build_tiny_model(name, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id, cfg.seed)
-    losses = pretrain(model, tokenizer, documents, cfg)
+    losses = pretrain(model, tokenizer, documents, cfg, on_progress=on_progress)
     tokenizer.save_pretrained(out_dir)
     model.save_pretrained(out_dir)
     (out_dir / "pretrain_losses.json").write_text(json.dumps(losses))
     return out_dir
 
 
-def pretrain(model, tokenizer, documents: list[str], cfg: TinyBaseConfig, max_tokens: int = 128) -> list[float]:
+def pretrain(
+    model,
+    tokenizer,
+    documents: list[str],
+    cfg: TinyBaseConfig,
+    max_tokens: int = 128,
+    on_progress: Callable[[float], None] | None = None,
+) -> list[float]:
     """Causal-LM pretraining on random batches of documents; returns the loss of every step."""
     import torch
 
@@ -58,7 +71,7 @@ def pretrain(model, tokenizer, documents: list[str], cfg: TinyBaseConfig, max_to
     generator = torch.Generator().manual_seed(cfg.seed)
     losses = []
     model.train()
-    for _ in range(cfg.pretrain_steps):
+    for step in range(cfg.pretrain_steps):
         picks = torch.randint(len(encoded), (cfg.pretrain_batch_size,), generator=generator).tolist()
         batch = collate([{"input_ids": encoded[i], "labels": encoded[i]} for i in picks], tokenizer.pad_token_id)
         loss = model(**batch).loss
@@ -67,6 +80,8 @@ def pretrain(model, tokenizer, documents: list[str], cfg: TinyBaseConfig, max_to
         schedule.step()
         optimizer.zero_grad()
         losses.append(loss.item())
+        if on_progress:
+            on_progress(100.0 * (step + 1) / cfg.pretrain_steps)
     return losses
 
 

@@ -107,4 +107,36 @@ def write_comparison(outcomes: list[VariantOutcome], judge_label: str, judge_not
         ]
     )
     (out_dir / "comparison.md").write_text(text + "\n")
+    plot_comparison(outcomes, out_dir / "comparison.png")
     return out_dir
+
+
+def plot_comparison(outcomes: list[VariantOutcome], path: Path) -> Path:
+    """Left: quality per model (baselines included). Right: quality against cost, the study's question."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: workers have no display
+    import matplotlib.pyplot as plt
+
+    names = [o.variant_id for o in outcomes]
+    metrics = {"ROUGE-L F1": "rougeL_f1", "BERTScore F1": "bertscore_f1", "BLEU": "bleu"}
+    figure, (bars, cost) = plt.subplots(1, 2, figsize=(14, 0.5 * len(outcomes) + 3))
+    height = 0.8 / len(metrics)
+    for offset, (label, key) in enumerate(metrics.items()):
+        positions = [i + offset * height for i in range(len(outcomes))]
+        bars.barh(positions, [o.scores[key] for o in outcomes], height=height, label=label)
+    bars.set_yticks([i + height for i in range(len(outcomes))], names, fontsize=8)
+    bars.invert_yaxis()
+    bars.set_xlabel("score (0-1, higher is better)")
+    bars.set_title("Quality on the test split")
+    bars.legend(loc="lower right")
+    for o in outcomes:
+        cost.scatter(o.train_seconds + o.generation_seconds, o.scores["rougeL_f1"])
+        cost.annotate(o.variant_id, (o.train_seconds + o.generation_seconds, o.scores["rougeL_f1"]), fontsize=7)
+    cost.set_xlabel("training + generation time (s)")
+    cost.set_ylabel("ROUGE-L F1")
+    cost.set_title("Quality against cost")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

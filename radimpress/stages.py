@@ -80,14 +80,16 @@ def split_stage(dataset: Path, cfg: SplitConfig) -> dict[str, Path]:
     }
 
 
-def base_stage(model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, Path]) -> str:
+def base_stage(
+    model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, Path], on_progress: Progress = None
+) -> str:
     """A base ready to fine-tune: a tiny one pretrained offline, or where the pretrained weights are."""
     if not models.is_tiny(model):
         return models.resolve_pretrained(model, model_paths)
     from radimpress.bases import build_tiny_base, pretraining_corpus
 
     out = stage_dir("base", model, train_path, cfg)
-    return str(build_tiny_base(model, pretraining_corpus(read_frame(train_path), cfg), cfg, out))
+    return str(build_tiny_base(model, pretraining_corpus(read_frame(train_path), cfg), cfg, out, on_progress))
 
 
 def fail_if_injected(out_dir: Path, failures: int) -> None:

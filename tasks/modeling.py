@@ -24,7 +24,8 @@ from tasks.progress import progress_reporter
 )
 def prepare_base(model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, Path]) -> str:
     """A base to fine-tune: a tiny model pretrained offline, or where the pretrained weights are."""
-    return stages.base_stage(model, train_path, cfg, model_paths)
+    report = progress_reporter(f"pretrain {model}") if models.is_tiny(model) else None
+    return stages.base_stage(model, train_path, cfg, model_paths, report)
 
 
 @task(

@@ -243,3 +243,5 @@ def test_write_comparison_writes_both_tables_and_the_note(tmp_path):
     assert "| tiny-mistral | Clinical + Findings | b | 16min 27s | 3.2s | 41.30 | 6.50 |" in text
     assert "| Model | Variant | ROUGE-1 P |" in text
     assert "Judge MAE 1.20 on 20 held-out reviews." in text
+    png = (tmp_path / "comparison.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
