@@ -70,7 +70,7 @@ def capstone(profile: str = "smoke") -> str:
     ]
     comparison = compare_top(rows, [variants[i] for i in top] + baselines, judge_dir)
     tag_top_variants(variant_runs, top, judged, cfg.review.source)
-    finish_tracking(parent_run, judge_dir, comparison)
+    finish_tracking(parent_run, judge_dir, comparison, cfg.tracking.log_report_text)
     return str(comparison)
 
 

@@ -54,6 +54,13 @@ class DataConfig(StrictModel):
         None, description="Modality of rows whose export gives none: set it for a single-modality export."
     )
 
+    @field_validator("model_modalities")
+    @classmethod
+    def _unique_modalities(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError(f"entries must be unique, got {values}")
+        return values
+
     @model_validator(mode="after")
     def _file_needs_path(self) -> DataConfig:
         if self.source == "file" and self.path is None:
@@ -210,7 +217,8 @@ class Profile(StrictModel):
     data: DataConfig = Field(default_factory=DataConfig, description="Input reports.")
     split: SplitConfig = Field(default_factory=SplitConfig, description="Train / validation / test.")
     models: list[str] = Field(["tiny-llama", "tiny-mistral"], min_length=1, description="Base models to fine-tune.")
-    model_paths: dict[str, Path] = Field(
+    # Strings, not Paths: cache keys hash Paths by content, and a real model folder holds tens of GB.
+    model_paths: dict[str, str] = Field(
         default_factory=dict,
         description="model name -> local folder, for models not in the Hugging Face cache.",
     )
@@ -230,6 +238,22 @@ class Profile(StrictModel):
     @classmethod
     def _known_models(cls, names: list[str]) -> list[str]:
         return [_check_model_name(name) for name in names]
+
+    @field_validator("models", "input_configs")
+    @classmethod
+    def _unique(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError(f"entries must be unique, got {values}")
+        return values
+
+    @model_validator(mode="after")
+    def _known_selection_metric(self) -> Profile:
+        known = [f"{k}_{p}" for k in ("rouge1", "rouge2", "rougeL") for p in ("precision", "recall", "f1")]
+        known += ["bleu", "bertscore_precision", "bertscore_recall", "bertscore_f1"]
+        known += [f"similarity_{e.name}" for e in self.score.similarity]
+        if self.select.metric not in known:
+            raise ValueError(f"select.metric '{self.select.metric}' is not a score; choose one of {', '.join(known)}")
+        return self
 
     @model_validator(mode="after")
     def _simulated_review_needs_ground_truth(self) -> Profile:

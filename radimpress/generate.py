@@ -26,9 +26,10 @@ class GenerationResult:
 
 
 def load_finetuned(base: str | Path, adapter_dir: Path):
-    """The base model with its LoRA adapter, and the adapter's tokenizer, ready for inference."""
+    """The base model with its LoRA adapter, and the tokenizer (the adapter's copy, else the base's), for inference."""
     model = PeftModel.from_pretrained(load_base_model(base), str(adapter_dir))
-    return model.eval(), load_tokenizer(adapter_dir)
+    has_tokenizer = (Path(adapter_dir) / "tokenizer_config.json").is_file()
+    return model.eval(), load_tokenizer(adapter_dir if has_tokenizer else base)
 
 
 @torch.inference_mode()

@@ -58,10 +58,10 @@ def _canonical_column(export: pl.DataFrame, columns: ColumnMapping, field: str) 
     name = getattr(columns, field)
     if name is not None and name in export.columns:
         return pl.col(name).cast(pl.String).str.strip_chars().alias(field)
-    if field == "report_id":  # no id column: the 1-based row number is the id
-        return pl.int_range(1, pl.len() + 1).cast(pl.String).alias(field)
     if name is not None and name != field:
         raise InputDataError(f"the export has no column '{name}' named by data.columns.{field}")
+    if field == "report_id":  # no id column: the 1-based row number is the id
+        return pl.int_range(1, pl.len() + 1).cast(pl.String).alias(field)
     return pl.lit(None, dtype=pl.String).alias(field)
 
 

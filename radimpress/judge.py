@@ -56,8 +56,8 @@ def reviewer_scores(sample: pl.DataFrame, cfg: ReviewConfig, sheet_path: Path) -
         )
     scores = _read_scores(Path(cfg.scores_file))
     # The sample's order, not the scores file's, so the judge's seeded train / holdout split is reproducible.
-    reviewed = sample.join(scores, on=["variant_id", "report_id"], maintain_order="left")
-    if reviewed["score"].null_count() or reviewed.height < sample.height:
+    reviewed = sample.join(scores, on=["variant_id", "report_id"], how="left", maintain_order="left")
+    if reviewed["score"].null_count():
         scored = reviewed["score"].drop_nulls().len()
         raise ReviewScoresMissingError(f"{cfg.scores_file} scores {scored} of the {sample.height} sampled impressions")
     return reviewed.with_columns(pl.lit("reviewers").alias("review_source"))
@@ -66,11 +66,16 @@ def reviewer_scores(sample: pl.DataFrame, cfg: ReviewConfig, sheet_path: Path) -
 def _read_scores(path: Path) -> pl.DataFrame:
     try:
         scores = pl.read_csv(path, infer_schema=False)
-        return scores.select("variant_id", "report_id", pl.col("score").cast(pl.Float64))
+        scores = scores.select("variant_id", "report_id", pl.col("score").cast(pl.Float64))
     except pl.exceptions.PolarsError as exc:
         raise ReviewScoresMissingError(
             f"{path} must be a CSV with columns variant_id, report_id, score (0-10): {str(exc).splitlines()[0]}"
         ) from None
+    if scores.select("variant_id", "report_id").is_duplicated().any():
+        raise ReviewScoresMissingError(f"{path} scores some (variant_id, report_id) pair more than once")
+    if not scores["score"].drop_nulls().is_between(0, 10).all():
+        raise ReviewScoresMissingError(f"{path} has scores outside the rubric's 0-10")
+    return scores
 
 
 @dataclass(frozen=True)

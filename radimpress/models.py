@@ -51,7 +51,7 @@ def is_tiny(name: str) -> bool:
     return MODEL_REGISTRY[name].tiny is not None
 
 
-def resolve_pretrained(name: str, local_paths: dict[str, Path]) -> str:
+def resolve_pretrained(name: str, local_paths: dict[str, str]) -> str:
     """Where a pretrained model's weights are: a local folder, or a Hugging Face id already in the cache.
 
     Raises:
@@ -63,8 +63,9 @@ def resolve_pretrained(name: str, local_paths: dict[str, Path]) -> str:
         if not (path / "config.json").is_file():
             raise ModelUnavailableError(f"model '{name}': no config.json in model_paths folder {path}")
         return str(path)
-    if _in_hf_cache(spec.hub_id):
-        return spec.hub_id
+    snapshot = _hf_cache_snapshot(spec.hub_id)
+    if snapshot:
+        return snapshot  # the snapshot folder names the revision, so a newer download gets new cache keys
     raise ModelUnavailableError(
         f"model '{name}' ({spec.hub_id}) is not on this machine: download it where the Hub is reachable "
         f"(`hf download {spec.hub_id}`, gated models need HF_TOKEN) and copy it into HF_HOME, "
@@ -72,18 +73,18 @@ def resolve_pretrained(name: str, local_paths: dict[str, Path]) -> str:
     )
 
 
-def check_available(names: Iterable[str], local_paths: dict[str, Path]) -> None:
+def check_available(names: Iterable[str], local_paths: dict[str, str]) -> None:
     """Fail before any work starts if a pretrained model is missing."""
     for name in names:
         if not is_tiny(name):
             resolve_pretrained(name, local_paths)
 
 
-def _in_hf_cache(hub_id: str) -> bool:
+def _hf_cache_snapshot(hub_id: str) -> str | None:
     from huggingface_hub import try_to_load_from_cache
 
     found = try_to_load_from_cache(hub_id, "config.json", cache_dir=os.environ.get("HF_HUB_CACHE"))
-    return isinstance(found, str)
+    return str(Path(found).parent) if isinstance(found, str) else None
 
 
 def build_tiny_model(name: str, vocab_size: int, pad_token_id: int, eos_token_id: int, seed: int):

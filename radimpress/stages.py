@@ -74,14 +74,15 @@ def eda_stage(segments: dict[str, Path], ingest_dir: Path) -> Path:
 def split_stage(dataset: Path, cfg: SplitConfig) -> dict[str, Path]:
     """train.parquet, validation.parquet and test.parquet: later stages take only the file they read."""
     out = stage_dir("split", dataset, cfg)
-    return {
-        name: write_frame(frame, out / f"{name}.parquet")
-        for name, frame in split_reports(read_frame(dataset), cfg).items()
-    }
+    splits = split_reports(read_frame(dataset), cfg)
+    counts = {name: frame.height for name, frame in splits.items()}
+    if not counts["train"] or not counts["test"]:
+        raise InputDataError(f"{dataset.stem}: too few reports to split (train/validation/test = {counts})")
+    return {name: write_frame(frame, out / f"{name}.parquet") for name, frame in splits.items()}
 
 
 def base_stage(
-    model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, Path], on_progress: Progress = None
+    model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, str], on_progress: Progress = None
 ) -> str:
     """A base ready to fine-tune: a tiny one pretrained offline, or where the pretrained weights are."""
     if not models.is_tiny(model):
@@ -229,7 +230,7 @@ def judge_score_stage(judge_dir: Path, generation_dir: Path) -> Path:
 
 def _base_revision(base: str) -> str:
     """Tiny bases live in folders named by their content digest; pretrained ones by their Hub snapshot."""
-    return Path(base).name if Path(base).is_dir() else "hub-cache"
+    return Path(base).name if Path(base).is_dir() else base
 
 
 def compare_stage(top: list[dict[str, Path]], variants: list[VariantSpec | BaselineSpec], judge_dir: Path) -> Path:

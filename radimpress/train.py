@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from peft import LoraConfig as PeftLoraConfig
 from peft import get_peft_model
-from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from radimpress.bases import load_base_model, load_tokenizer
 from radimpress.config import LoraConfig, TrainConfig
@@ -41,6 +41,7 @@ def finetune_lora(
 ) -> TrainResult:
     """Train a LoRA adapter on `base` and save it (with its tokenizer) to `out_dir/adapter`."""
     tokenizer = load_tokenizer(base)
+    set_seed(train.seed)  # before the adapter exists: LoRA's initial weights come from torch's global RNG
     model = get_peft_model(load_base_model(base), _peft_config(lora))
     examples = tokenize_pairs(tokenizer, prompts, targets, train.max_length)
     args = TrainingArguments(

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from radimpress import config, eda, ingest, io, models, segment, split, stages, synthetic
+from radimpress import config, eda, ingest, io, markdown, models, segment, split, stages, synthetic
 from radimpress.config import DataConfig, Profile, SplitConfig
 from tasks.caching import cached
 
@@ -32,7 +32,7 @@ def segment_reports(ingest_dir: Path, model_modalities: list[str]) -> dict[str, 
     return stages.segment_stage(ingest_dir, model_modalities)
 
 
-@task(cache_policy=cached(stages, eda, io), persist_result=True)
+@task(cache_policy=cached(stages, eda, markdown, io), persist_result=True)
 def explore(segments: dict[str, Path], ingest_dir: Path) -> Path:
     """Word-count distributions, missing values and a plot."""
     return stages.eda_stage(segments, ingest_dir)

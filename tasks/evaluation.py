@@ -7,7 +7,20 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from radimpress import baselines, compare, io, judge, metrics, review, stages, train
+from radimpress import (
+    baselines,
+    bases,
+    compare,
+    generate,
+    io,
+    judge,
+    markdown,
+    metrics,
+    review,
+    stages,
+    synthetic,
+    train,
+)
 from radimpress.baselines import BaselineSpec
 from radimpress.config import JudgeConfig, ReviewConfig, ScoreConfig, SelectConfig
 from radimpress.variants import VariantSpec
@@ -32,7 +45,7 @@ def select_top(variants: list[VariantSpec], scores_paths: list[Path], cfg: Selec
     return compare.top_k_indices([io.read_json(path)["values"][cfg.metric] for path in scores_paths], cfg.top_k)
 
 
-@task(cache_policy=cached(stages, judge, review, io), persist_result=True)
+@task(cache_policy=cached(stages, judge, review, synthetic, io), persist_result=True)
 def review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
     """Factual-correctness scores on a sample of the top variants' impressions (reviewers, or simulated)."""
     return stages.review_stage(generation_dirs, cfg)
@@ -42,7 +55,7 @@ def review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
     tags=["gpu"],
     retries=1,
     retry_delay_seconds=5,
-    cache_policy=cached(stages, judge, train, io),
+    cache_policy=cached(stages, judge, train, generate, bases, io),
     persist_result=True,
 )
 def train_judge(review_dir: Path, cfg: JudgeConfig, base: str) -> Path:
@@ -54,7 +67,7 @@ def train_judge(review_dir: Path, cfg: JudgeConfig, base: str) -> Path:
     tags=["gpu"],
     retries=1,
     retry_delay_seconds=5,
-    cache_policy=cached(stages, judge, io),
+    cache_policy=cached(stages, judge, generate, bases, io),
     persist_result=True,
     task_run_name="judge-{generation_dir.name}",
 )
@@ -63,7 +76,7 @@ def judge_variant(judge_dir: Path, generation_dir: Path) -> Path:
     return stages.judge_score_stage(judge_dir, generation_dir)
 
 
-@task(cache_policy=cached(stages, compare, io), persist_result=True)
+@task(cache_policy=cached(stages, compare, markdown, io), persist_result=True)
 def compare_top(top: list[dict[str, Path]], variants: list[VariantSpec | BaselineSpec], judge_dir: Path) -> Path:
     """The study's two tables for the top variants and the baselines, as CSV and Markdown."""
     return stages.compare_stage(top, variants, judge_dir)

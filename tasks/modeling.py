@@ -18,11 +18,11 @@ from tasks.progress import progress_reporter
     tags=["gpu"],
     retries=1,
     retry_delay_seconds=5,
-    cache_policy=cached(stages, bases, models, synthetic, io),
+    cache_policy=cached(stages, bases, models, synthetic, train, io),
     persist_result=True,
     task_run_name="base-{model}",
 )
-def prepare_base(model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, Path]) -> str:
+def prepare_base(model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, str]) -> str:
     """A base to fine-tune: a tiny model pretrained offline, or where the pretrained weights are."""
     report = progress_reporter(f"pretrain {model}") if models.is_tiny(model) else None
     return stages.base_stage(model, train_path, cfg, model_paths, report)

@@ -61,15 +61,12 @@ def start_tracking(profile: Profile) -> str:
         experiment_id = _experiment_id(client, profile.tracking.experiment)
         run_id = _find_run(client, experiment_id, **{FLOW_RUN_TAG: flow_run_id})
         if run_id is None:
-            tags = {
-                FLOW_RUN_TAG: flow_run_id,
-                "prefect.flow_run_name": str(runtime.flow_run.name),
-                "profile": profile.name,
-                "review.source": profile.review.source,
-                "mlflow.runName": f"capstone-{profile.name}-{runtime.flow_run.name}",
-            }
+            tags = {FLOW_RUN_TAG: flow_run_id, "mlflow.runName": f"capstone-{profile.name}-{runtime.flow_run.name}"}
             run_id = client.create_run(experiment_id, tags=tags).info.run_id
-            client.log_dict(run_id, profile.model_dump(mode="json"), "profile.json")
+        # A retry may follow a profile fix (say, review.scores_file): the record shows what this attempt ran.
+        for key, value in {"profile": profile.name, "review.source": profile.review.source}.items():
+            client.set_tag(run_id, key, value)
+        client.log_dict(run_id, profile.model_dump(mode="json"), "profile.json")
         client.update_run(run_id, status="RUNNING")
     return run_id
 
@@ -120,11 +117,21 @@ def log_variant(
             client.log_metric(run_id, key, value)
         for metric, encoder in scores["encoders"].items():
             client.set_tag(run_id, f"encoder.{metric}", f"{encoder['name']} ({encoder['revision']})")
-        client.log_artifacts(run_id, str(finetune_dir / "adapter"), "adapter")
+        _log_adapter(client, run_id, finetune_dir / "adapter", with_tokenizer=log_text)
         if log_text:
             client.log_artifact(run_id, str(generation_dir / "generations.parquet"), "generations")
         client.set_terminated(run_id, "FINISHED")
     return run_id
+
+
+def _log_adapter(client: MlflowClient, run_id: str, adapter_dir: Path, with_tokenizer: bool) -> None:
+    """The adapter's weights and config; its tokenizer only where report text may leave (a tiny base's tokenizer
+    was trained on the reports, so its vocabulary holds their frequent fragments)."""
+    if with_tokenizer:
+        client.log_artifacts(run_id, str(adapter_dir), "adapter")
+        return
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        client.log_artifact(run_id, str(adapter_dir / name), "adapter")
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
@@ -150,7 +157,7 @@ def publish_eda(run_id: str, eda_dir: Path) -> None:
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
-def finish_tracking(run_id: str, judge_dir: Path, comparison_dir: Path) -> None:
+def finish_tracking(run_id: str, judge_dir: Path, comparison_dir: Path, log_text: bool) -> None:
     """Publish the comparison (MLflow and Prefect artifacts), log the judge's trust numbers, close the parent run."""
     judge = read_json(judge_dir / "judge.json")
     with (comparison_dir / "quality.csv").open() as handle:
@@ -162,7 +169,8 @@ def finish_tracking(run_id: str, judge_dir: Path, comparison_dir: Path) -> None:
         for key in ("holdout_mae", "baseline_mae", "n_train", "n_holdout"):
             client.log_metric(run_id, f"judge_{key}", judge[key])
         client.log_artifacts(run_id, str(comparison_dir), "comparison")
-        client.log_artifacts(run_id, str(judge_dir), "judge")
+        client.log_dict(run_id, judge, "judge/judge.json")
+        _log_adapter(client, run_id, judge_dir / "adapter", with_tokenizer=log_text)
         client.set_terminated(run_id, "FINISHED")
     latest = data_dir() / "latest" / str(runtime.flow_run.parameters.get("profile", "smoke")).replace("/", "_")
     shutil.copytree(comparison_dir, latest, dirs_exist_ok=True)

@@ -127,3 +127,17 @@ def test_malformed_yaml_is_one_line(tmp_path):
 def test_profile_needs_a_name(tmp_path):
     message = _profile_error(_write_profile(tmp_path, {"description": "no name"}))
     assert "name: Field required" in message
+
+
+def test_selection_metric_must_be_a_score(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\nselect: {metric: rougeL_F1}\n")
+    with pytest.raises(ProfileError, match="select.metric 'rougeL_F1' is not a score; choose one of rouge1_precision"):
+        load_profile(path)
+
+
+def test_repeated_models_are_rejected(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\nmodels: [tiny-llama, tiny-llama]\n")
+    with pytest.raises(ProfileError, match="models: entries must be unique"):
+        load_profile(path)

@@ -148,3 +148,12 @@ def test_synthetic_source_gives_n_reports():
     assert result.quarantine.height == 0
     assert result.reports["report_id"].n_unique() == 25
     assert set(CANONICAL_COLUMNS) <= set(result.reports.columns)
+
+
+def test_a_misspelled_id_column_is_an_error_not_row_numbers(tmp_path):
+    from radimpress.config import ColumnMapping
+    from radimpress.ingest import to_canonical
+
+    export = pl.DataFrame({"accession": ["A1"], "findings": ["f"], "impression": ["i"]})
+    with pytest.raises(InputDataError, match="no column 'accesion' named by data.columns.report_id"):
+        to_canonical(export, ColumnMapping(report_id="accesion"), "export.csv")

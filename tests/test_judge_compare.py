@@ -245,3 +245,13 @@ def test_write_comparison_writes_both_tables_and_the_note(tmp_path):
     assert "Judge MAE 1.20 on 20 held-out reviews." in text
     png = (tmp_path / "comparison.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def test_reviewer_scores_reject_duplicates_and_out_of_range(tmp_path):
+    sample = pl.DataFrame({c: ["v", "v"] if c == "variant_id" else ["1", "2"] for c in REVIEW_COLUMNS if c != "score"})
+    for rows, message in (("v,1,5\nv,1,6\nv,2,5\n", "more than once"), ("v,1,5\nv,2,85\n", "outside the rubric")):
+        scores = tmp_path / "scores.csv"
+        scores.write_text("variant_id,report_id,score\n" + rows)
+        cfg = ReviewConfig(source="file", scores_file=scores)
+        with pytest.raises(ReviewScoresMissingError, match=message):
+            reviewer_scores(sample, cfg, tmp_path / "sheet.csv")

@@ -87,3 +87,10 @@ def test_stage_dir_is_deterministic(data_dir):
         stage_dir("x", {"a": 1}) == stage_dir("x", {"a": 1}) == data_dir / "stages" / "x" / digest_json([{"a": 1}])[:16]
     )
     assert stage_dir("x", {"a": 2}) != stage_dir("x", {"a": 1})
+
+
+def test_split_stage_refuses_a_modality_too_small_to_split(tmp_path):
+    dataset = tmp_path / "ct.parquet"
+    pl.DataFrame({"report_id": ["1"], "findings": ["x"]}).write_parquet(dataset)
+    with pytest.raises(InputDataError, match="ct: too few reports to split"):
+        stages.split_stage(dataset, SplitConfig())
