@@ -16,10 +16,17 @@ from radimpress.variants import expand_variants
 from tasks.data import explore, ingest_reports, load_config, segment_reports, split_dataset
 from tasks.evaluation import compare_top, judge_variant, review_sample, run_baseline, score, select_top, train_judge
 from tasks.modeling import finetune, generate_impressions, prepare_base
-from tasks.tracking import finish_tracking, log_variant, publish_eda, start_tracking, tag_top_variants
+from tasks.tracking import (
+    finish_tracking,
+    log_variant,
+    mark_parent_failed,
+    publish_eda,
+    start_tracking,
+    tag_top_variants,
+)
 
 
-@flow(name="capstone", log_prints=True)
+@flow(name="capstone", log_prints=True, on_failure=[mark_parent_failed])
 def capstone(profile: str = "smoke") -> str:
     """Fine-tune, score, judge and compare impression generators on the reports the profile names."""
     cfg = load_config(profile)

@@ -63,7 +63,12 @@ up() {
 down() {
   for name in prefect-worker mlflow-server prefect-server; do
     if alive "$name"; then
-      kill -TERM -- "-$(cat "$RUN/$name.pid")" 2>/dev/null || true
+      local pid
+      pid=$(cat "$RUN/$name.pid")
+      kill -TERM -- "-$pid" 2>/dev/null || true
+      # Wait for the ports to be free, so `make down && make up` does not race the old processes.
+      for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      kill -KILL -- "-$pid" 2>/dev/null || true
       echo "  $name: stopped"
     fi
     rm -f "$RUN/$name.pid"

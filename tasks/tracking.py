@@ -71,6 +71,16 @@ def start_tracking(profile: Profile) -> str:
     return run_id
 
 
+def mark_parent_failed(flow, flow_run, state) -> None:
+    """Flow-run failure hook: the parent MLflow run says FAILED instead of staying RUNNING (a retry reopens it)."""
+    with _LOCK:
+        client = _client()
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        runs = client.search_runs(experiments, filter_string=f"tags.`{FLOW_RUN_TAG}` = '{flow_run.id}'", max_results=1)
+        if runs:
+            client.set_terminated(runs[0].info.run_id, "FAILED")
+
+
 def _variant_run(client: MlflowClient, parent_run_id: str, variant: VariantSpec) -> str:
     experiment_id = client.get_run(parent_run_id).info.experiment_id
     run_id = _find_run(client, experiment_id, **{"mlflow.parentRunId": parent_run_id, "variant_id": variant.variant_id})

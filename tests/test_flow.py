@@ -239,6 +239,11 @@ def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory
     )
     run_id = stack.run_deployment(profile)
     assert stack.wait(run_id) == "FAILED"
+    client = MlflowClient(stack.mlflow_uri)
+    parent = client.search_runs(
+        [client.get_experiment_by_name("radimpress-smoke").experiment_id], f"tags.`prefect.flow_run_id` = '{run_id}'"
+    )
+    assert parent[0].info.status == "FAILED"
     before = stack.task_states(run_id)
     mistral = next(name for name in before if name.startswith("finetune-tiny-mistral"))
     llama = next(name for name in before if name.startswith("finetune-tiny-llama"))
@@ -250,3 +255,4 @@ def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory
     # The retry ran the failed fine-tune again and took the one that had finished from cache.
     assert after[mistral] == ["Failed", "Completed"]
     assert after[llama] == ["Completed", "Cached"]
+    assert client.get_run(parent[0].info.run_id).info.status == "FINISHED"  # the retry reopened and closed it
