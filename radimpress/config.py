@@ -57,9 +57,7 @@ class DataConfig(StrictModel):
     @field_validator("model_modalities")
     @classmethod
     def _unique_modalities(cls, values: list[str]) -> list[str]:
-        if len(set(values)) != len(values):
-            raise ValueError(f"entries must be unique, got {values}")
-        return values
+        return _require_unique(values)
 
     @model_validator(mode="after")
     def _file_needs_path(self) -> DataConfig:
@@ -143,9 +141,7 @@ class ScoreConfig(StrictModel):
     @field_validator("similarity")
     @classmethod
     def _unique_names(cls, encoders: list[EncoderConfig]) -> list[EncoderConfig]:
-        names = [e.name for e in encoders]
-        if len(set(names)) != len(names):
-            raise ValueError(f"similarity encoder names must be unique, got {names}")
+        _require_unique([e.name for e in encoders])
         return encoders
 
 
@@ -242,9 +238,7 @@ class Profile(StrictModel):
     @field_validator("models", "input_configs")
     @classmethod
     def _unique(cls, values: list[str]) -> list[str]:
-        if len(set(values)) != len(values):
-            raise ValueError(f"entries must be unique, got {values}")
-        return values
+        return _require_unique(values)
 
     @model_validator(mode="after")
     def _known_selection_metric(self) -> Profile:
@@ -264,6 +258,13 @@ class Profile(StrictModel):
                 "data.columns.ground_truth); real reports need review.source 'file'"
             )
         return self
+
+
+def _require_unique(values: list[str]) -> list[str]:
+    """Repeated entries would make identical variants writing the same stage folder."""
+    if len(set(values)) != len(values):
+        raise ValueError(f"entries must be unique, got {values}")
+    return values
 
 
 def _check_model_name(name: str) -> str:
