@@ -34,7 +34,7 @@ def capstone(profile: str = "smoke") -> str:
 
     reports = ingest_reports(cfg.data)
     segments = segment_reports(reports, cfg.data.model_modalities)
-    publish_eda(parent_run, explore(segments, reports))
+    publish_eda(parent_run, explore(segments, reports, cfg.tracking.report_text != "none"))
     splits = {m: split_dataset(segments[m], cfg.split) for m in cfg.data.model_modalities}
 
     variants = expand_variants(cfg)
@@ -51,7 +51,7 @@ def capstone(profile: str = "smoke") -> str:
     )
     scores = score.map(generations, unmapped(cfg.score))
     variant_runs = log_variant.map(
-        unmapped(parent_run), variants, adapters, generations, scores, unmapped(cfg.tracking.log_report_text)
+        unmapped(parent_run), variants, adapters, generations, scores, unmapped(cfg.tracking.report_text)
     )
 
     baselines = [BaselineSpec(name, m) for m in cfg.data.model_modalities for name in BASELINES]
@@ -77,7 +77,7 @@ def capstone(profile: str = "smoke") -> str:
     ]
     comparison = compare_top(rows, [variants[i] for i in top] + baselines, judge_dir)
     tag_top_variants(variant_runs, top, judged, cfg.review.source)
-    finish_tracking(parent_run, judge_dir, comparison, cfg.tracking.log_report_text)
+    finish_tracking(parent_run, judge_dir, comparison, cfg.tracking.report_text)
     return str(comparison)
 
 

@@ -21,7 +21,9 @@ def _check(args: argparse.Namespace) -> None:
     check_available([*profile.models, profile.judge.model], profile.model_paths)
     result = ingest(profile.data)
     kept, quarantined = result.reports.height, result.quarantine.height
-    print(f"profile '{profile.name}' is valid: {kept} reports usable, {quarantined} quarantined")
+    reasons = result.quarantine.group_by("reason").len().sort("reason").iter_rows()
+    by_reason = f" ({', '.join(f'{reason} {n}' for reason, n in reasons)})" if quarantined else ""
+    print(f"profile '{profile.name}' is valid: {kept} reports usable, {quarantined} quarantined{by_reason}")
 
 
 def _synthesize(args: argparse.Namespace) -> None:

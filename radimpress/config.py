@@ -17,7 +17,17 @@ from radimpress.errors import ProfileError
 from radimpress.models import MODEL_REGISTRY
 
 InputConfig = Literal["findings", "findings_clinical", "instruction"]
-CANONICAL_COLUMNS = ("report_id", "modality", "exam", "clinical_information", "findings", "impression")
+CANONICAL_COLUMNS = (
+    "report_id",
+    "patient_id",
+    "study_id",
+    "modality",
+    "exam",
+    "clinical_information",
+    "findings",
+    "impression",
+)
+ExportFormat = Literal["auto", "csv", "tsv", "parquet", "jsonl", "text_folder"]
 
 
 class StrictModel(BaseModel):
@@ -25,9 +35,13 @@ class StrictModel(BaseModel):
 
 
 class ColumnMapping(StrictModel):
-    """Which source column holds each canonical field (CSV / Parquet exports)."""
+    """Which source column holds each canonical field. An optional field whose column is absent stays empty."""
 
     report_id: str | None = Field("report_id", description="Unique report id; None numbers the rows.")
+    patient_id: str | None = Field(
+        "patient_id", description="Patient id: splits never put one patient in two splits. Optional."
+    )
+    study_id: str | None = Field("study_id", description="Study id: used for splits when there is no patient id.")
     modality: str | None = Field("modality", description="Modality code or exam type; None reads 'unknown'.")
     exam: str | None = Field("exam", description="Exam description; optional.")
     clinical_information: str | None = Field(
@@ -35,6 +49,11 @@ class ColumnMapping(StrictModel):
     )
     findings: str = Field("findings", description="FINDINGS section (required).")
     impression: str = Field("impression", description="IMPRESSION section (required: the training target).")
+    text: str | None = Field(
+        None,
+        description="Column holding whole free-text reports, split at their headings (FINDINGS:, IMPRESSION:, ...); "
+        "sections fill the fields whose own column is absent or empty. A text folder sets it to 'text'.",
+    )
     ground_truth: str | None = Field(
         None,
         description="Ground truth of reports made by radimpress's generator (for the simulated reviewer).",
@@ -45,7 +64,20 @@ class DataConfig(StrictModel):
     """Where the reports come from and which modalities are modelled."""
 
     source: Literal["synthetic", "file"] = Field("synthetic", description="Synthetic generator or a file export.")
-    path: Path | None = Field(None, description="CSV or Parquet export, when source is 'file'.")
+    path: Path | None = Field(
+        None,
+        description="The export when source is 'file': a CSV / TSV, Parquet or JSONL file, "
+        "or a folder of .txt reports.",
+    )
+    format: ExportFormat = Field("auto", description="Export format; auto reads it from the suffix (a folder: text).")
+    encoding: str = Field(
+        "auto", description="Text encoding; auto detects UTF-8 (BOM or not), UTF-16, else Windows cp1252 / latin-1."
+    )
+    max_section_chars: int = Field(
+        20_000,
+        gt=0,
+        description="Longest findings / impression / clinical information kept; longer rows are quarantined.",
+    )
     columns: ColumnMapping = Field(default_factory=ColumnMapping, description="Source column names.")
     n_reports: int = Field(600, gt=0, description="How many synthetic reports to generate.")
     seed: int = Field(0, description="Seed of the synthetic generator.")
@@ -192,8 +224,11 @@ class TrackingConfig(StrictModel):
     """MLflow tracking."""
 
     experiment: str = Field("radimpress", description="MLflow experiment name.")
-    log_report_text: bool = Field(
-        False, description="Log generated and reference text to MLflow. Off for real reports (PHI)."
+    report_text: Literal["none", "redacted", "raw"] = Field(
+        "redacted",
+        description="Report text in MLflow and Prefect artifacts (generations, EDA examples): 'redacted' passes it "
+        "through the PHI redaction first, 'raw' is for de-identified or synthetic reports only, 'none' logs no text. "
+        "A tiny base's tokenizer (its vocabulary is learnt from the reports) is logged only with 'raw'.",
     )
 
 

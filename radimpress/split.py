@@ -1,7 +1,10 @@
-"""Deterministic train / validation / test split.
+"""Deterministic train / validation / test split that never puts one patient in two splits.
 
-Each report's split depends only on its id and the seed, so editing or adding one report never moves
-another report to a different split (and leaves the other splits' files, and their caches, unchanged).
+Each report's split depends only on its group (the patient id, else the study id, else the report id) and
+the seed, so all of a patient's reports land together, and editing or adding one report never moves another
+patient to a different split (the other splits' files, and their caches, stay unchanged). Splitting each
+modality's dataset separately stratifies by modality; a patient with reports in two modalities still lands in
+the same split in both, since the group decides.
 """
 
 from __future__ import annotations
@@ -20,9 +23,21 @@ def _unit_interval(report_id: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def split_group(reports: pl.DataFrame) -> pl.Series:
+    """What must stay together: the patient, else the study, else the report itself."""
+    keys = [
+        pl.lit(prefix) + pl.col(column)
+        for prefix, column in (("patient:", "patient_id"), ("study:", "study_id"), ("report:", "report_id"))
+        if column in reports.columns
+    ]
+    return reports.select(pl.coalesce(keys).alias("group")).to_series()
+
+
 def assign_splits(reports: pl.DataFrame, cfg: SplitConfig) -> pl.Series:
     """The split name of every row."""
-    position = pl.Series([_unit_interval(rid, cfg.seed) for rid in reports["report_id"]], dtype=pl.Float64)
+    groups = split_group(reports)
+    unit = {group: _unit_interval(group, cfg.seed) for group in groups.unique()}
+    position = pl.Series([unit[group] for group in groups], dtype=pl.Float64)
     return (
         pl.select(
             pl.when(pl.lit(position) < cfg.train)

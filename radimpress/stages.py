@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from radimpress import eda, models
+from radimpress import eda, models, phi
 from radimpress.baselines import BaselineSpec
 from radimpress.config import (
     DataConfig,
@@ -24,28 +24,34 @@ from radimpress.config import (
     TinyBaseConfig,
 )
 from radimpress.errors import InjectedFailure, InputDataError
-from radimpress.ingest import ingest
+from radimpress.ingest import IngestResult, ingest
 from radimpress.io import read_frame, read_json, stage_dir, write_frame, write_json
 from radimpress.prompts import build_prompts, build_target
-from radimpress.segment import segment_by_modality
+from radimpress.segment import segment_by_modality, with_modality
 from radimpress.split import split_reports
 from radimpress.variants import VariantSpec
 
 Progress = Callable[[float], None] | None
+PHI_COLUMNS = ("exam", "clinical_information", "findings", "impression")
 
 
 def ingest_stage(cfg: DataConfig) -> Path:
-    """reports.parquet (usable rows), quarantine.parquet (the rest, with reasons), counts.json."""
+    """reports.parquet (usable rows), quarantine.parquet (the rest, with reasons), phi.parquet (PHI pattern
+    counts per column over every row read), counts.json (rows in = kept + quarantined, per reason)."""
     out = stage_dir("ingest", cfg)
-    result = ingest(cfg)
+    result = ingest(cfg, work_dir=out / "transcoded")
     write_frame(result.reports, out / "reports.parquet")
     write_frame(result.quarantine, out / "quarantine.parquet")
-    rows_in = result.reports.height + result.quarantine.height
-    write_json(
-        {"rows_in": rows_in, "kept": result.reports.height, "quarantined": result.quarantine.height},
-        out / "counts.json",
-    )
+    every_row = pl.concat([result.reports, result.quarantine], how="diagonal_relaxed")
+    write_frame(phi.phi_counts(every_row, PHI_COLUMNS), out / "phi.parquet")
+    write_json(ingest_counts(result), out / "counts.json")
     return out
+
+
+def ingest_counts(result: IngestResult) -> dict[str, object]:
+    by_reason = dict(result.quarantine.group_by("reason").len().sort("reason").iter_rows())
+    counts = {"rows_in": result.rows_in, "kept": result.reports.height, "quarantined": result.quarantine.height}
+    return counts | {"quarantined_by_reason": by_reason} | result.notes
 
 
 def segment_stage(ingest_dir: Path, model_modalities: list[str]) -> dict[str, Path]:
@@ -64,11 +70,13 @@ def segment_stage(ingest_dir: Path, model_modalities: list[str]) -> dict[str, Pa
     return {modality: write_frame(frame, out / f"{modality}.parquet") for modality, frame in segments.items()}
 
 
-def eda_stage(segments: dict[str, Path], ingest_dir: Path) -> Path:
-    """Word counts, missing values, a plot and a Markdown summary over every modality."""
-    out = stage_dir("eda", segments, ingest_dir)
+def eda_stage(segments: dict[str, Path], ingest_dir: Path, show_text: bool = True) -> Path:
+    """Per modality: section lengths, outliers, common impressions, quarantine and PHI counts, as an HTML
+    report, a Markdown summary, CSV tables, plots and summary.json."""
+    out = stage_dir("eda", segments, ingest_dir, show_text)
     reports = pl.concat([read_frame(path) for path in segments.values()])
-    return eda.run_eda(reports, read_frame(ingest_dir / "quarantine.parquet"), out)
+    quarantine = with_modality(read_frame(ingest_dir / "quarantine.parquet"))
+    return eda.run_eda(reports, quarantine, read_frame(ingest_dir / "phi.parquet"), out, show_text)
 
 
 def split_stage(dataset: Path, cfg: SplitConfig) -> dict[str, Path]:

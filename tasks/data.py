@@ -7,7 +7,22 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from radimpress import config, eda, ingest, io, markdown, models, segment, split, stages, synthetic
+from radimpress import (
+    config,
+    eda,
+    ingest,
+    io,
+    markdown,
+    models,
+    phi,
+    readers,
+    sections,
+    segment,
+    split,
+    stages,
+    synthetic,
+    validation,
+)
 from radimpress.config import DataConfig, Profile, SplitConfig
 from tasks.caching import cached
 
@@ -20,9 +35,9 @@ def load_config(profile: str) -> Profile:
     return loaded
 
 
-@task(cache_policy=cached(stages, ingest, synthetic, io), persist_result=True)
+@task(cache_policy=cached(stages, ingest, readers, sections, validation, phi, synthetic, io), persist_result=True)
 def ingest_reports(data: DataConfig) -> Path:
-    """Read the reports and quarantine the unusable rows."""
+    """Read the reports, quarantine the unusable rows with their reasons, count PHI patterns."""
     return stages.ingest_stage(data)
 
 
@@ -32,10 +47,10 @@ def segment_reports(ingest_dir: Path, model_modalities: list[str]) -> dict[str, 
     return stages.segment_stage(ingest_dir, model_modalities)
 
 
-@task(cache_policy=cached(stages, eda, markdown, io), persist_result=True)
-def explore(segments: dict[str, Path], ingest_dir: Path) -> Path:
-    """Word-count distributions, missing values and a plot."""
-    return stages.eda_stage(segments, ingest_dir)
+@task(cache_policy=cached(stages, eda, segment, phi, markdown, io), persist_result=True)
+def explore(segments: dict[str, Path], ingest_dir: Path, show_text: bool = True) -> Path:
+    """Per modality: section lengths, outliers, common impressions, quarantine and PHI counts (HTML, plots)."""
+    return stages.eda_stage(segments, ingest_dir, show_text)
 
 
 @task(cache_policy=cached(stages, split, io), persist_result=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from radimpress.config import Profile
-from radimpress.io import data_dir, read_json
+from radimpress.io import data_dir, read_frame, read_json, write_frame
+from radimpress.phi import redact_frame
 from radimpress.variants import VariantSpec
 
 # MLflow's sqlite store is not safe for concurrent writers; mapped tasks run in threads.
@@ -101,7 +103,7 @@ def log_variant(
     finetune_dir: Path,
     generation_dir: Path,
     scores_path: Path,
-    log_text: bool,
+    report_text: str,
 ) -> str:
     """Nested run of one variant: parameters, loss curve, scores, timings, and the adapter as artifacts."""
     train, generation, scores = (
@@ -127,11 +129,22 @@ def log_variant(
             client.log_metric(run_id, key, value)
         for metric, encoder in scores["encoders"].items():
             client.set_tag(run_id, f"encoder.{metric}", f"{encoder['name']} ({encoder['revision']})")
-        _log_adapter(client, run_id, finetune_dir / "adapter", with_tokenizer=log_text)
-        if log_text:
-            client.log_artifact(run_id, str(generation_dir / "generations.parquet"), "generations")
+        _log_adapter(client, run_id, finetune_dir / "adapter", with_tokenizer=report_text == "raw")
+        _log_generations(client, run_id, generation_dir / "generations.parquet", report_text)
         client.set_terminated(run_id, "FINISHED")
     return run_id
+
+
+def _log_generations(client: MlflowClient, run_id: str, generations: Path, report_text: str) -> None:
+    """The test split with its generated impressions: as they are, redacted (PHI replaced by tags), or not at all."""
+    if report_text == "none":
+        return
+    if report_text == "raw":
+        client.log_artifact(run_id, str(generations), "generations")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        redacted = write_frame(redact_frame(read_frame(generations)), Path(folder) / "generations.redacted.parquet")
+        client.log_artifact(run_id, str(redacted), "generations")
 
 
 def _log_adapter(client: MlflowClient, run_id: str, adapter_dir: Path, with_tokenizer: bool) -> None:
@@ -160,14 +173,18 @@ def tag_top_variants(variant_run_ids: list[str], top: list[int], judged_dirs: li
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
 def publish_eda(run_id: str, eda_dir: Path) -> None:
-    """The EDA files as artifacts of the parent run, and its key numbers as a Prefect Markdown artifact."""
+    """The EDA files (eda.html for radiologists) as artifacts of the parent run, its key numbers (rows kept and
+    quarantined per reason, PHI counts, section lengths) as metrics, and a Prefect Markdown artifact."""
     create_markdown_artifact(key="eda", markdown=(eda_dir / "eda.md").read_text(), description="EDA key numbers")
     with _LOCK:
-        _client().log_artifacts(run_id, str(eda_dir), "eda")
+        client = _client()
+        for key, value in read_json(eda_dir / "summary.json").items():
+            client.log_metric(run_id, f"eda.{key}", value)
+        client.log_artifacts(run_id, str(eda_dir), "eda")
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
-def finish_tracking(run_id: str, judge_dir: Path, comparison_dir: Path, log_text: bool) -> None:
+def finish_tracking(run_id: str, judge_dir: Path, comparison_dir: Path, report_text: str) -> None:
     """Publish the comparison (MLflow and Prefect artifacts), log the judge's trust numbers, close the parent run."""
     judge = read_json(judge_dir / "judge.json")
     with (comparison_dir / "quality.csv").open() as handle:
@@ -180,7 +197,7 @@ def finish_tracking(run_id: str, judge_dir: Path, comparison_dir: Path, log_text
             client.log_metric(run_id, f"judge_{key}", judge[key])
         client.log_artifacts(run_id, str(comparison_dir), "comparison")
         client.log_dict(run_id, judge, "judge/judge.json")
-        _log_adapter(client, run_id, judge_dir / "adapter", with_tokenizer=log_text)
+        _log_adapter(client, run_id, judge_dir / "adapter", with_tokenizer=report_text == "raw")
         client.set_terminated(run_id, "FINISHED")
     latest = data_dir() / "latest" / str(runtime.flow_run.parameters.get("profile", "smoke")).replace("/", "_")
     shutil.copytree(comparison_dir, latest, dirs_exist_ok=True)

@@ -127,6 +127,11 @@ def test_full_flow_tracks_every_variant_in_mlflow(stack, smoke_run):
     parent = parents[0]
     assert parent.data.tags["review.source"] == "simulated"
     assert parent.data.metrics["judge_n_train"] + parent.data.metrics["judge_n_holdout"] > 10
+    # Rows in = kept + quarantined, reported in MLflow; the EDA report is an artifact a radiologist can open.
+    assert parent.data.metrics["eda.reports_kept"] + parent.data.metrics["eda.reports_quarantined"] == 800
+    assert {"eda/eda.html", "eda/summary.json", "eda/word_counts.png"} <= {
+        a.path for a in client.list_artifacts(parent.info.run_id, "eda")
+    }
     children = client.search_runs([experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
     assert sorted(c.data.params["model"] for c in children) == ["tiny-llama"] * 2 + ["tiny-mistral"] * 2
     for child in children:
@@ -240,10 +245,16 @@ def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory
     run_id = stack.run_deployment(profile)
     assert stack.wait(run_id) == "FAILED"
     client = MlflowClient(stack.mlflow_uri)
-    parent = client.search_runs(
-        [client.get_experiment_by_name("radimpress-smoke").experiment_id], f"tags.`prefect.flow_run_id` = '{run_id}'"
-    )
-    assert parent[0].info.status == "FAILED"
+    experiment_id = client.get_experiment_by_name("radimpress-smoke").experiment_id
+
+    def parent_status() -> str:
+        return client.search_runs([experiment_id], f"tags.`prefect.flow_run_id` = '{run_id}'")[0].info.status
+
+    # The failure hook runs just after the flow run's state turns FAILED: give it a few seconds.
+    deadline = time.monotonic() + 30
+    while parent_status() != "FAILED" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert parent_status() == "FAILED"
     before = stack.task_states(run_id)
     mistral = next(name for name in before if name.startswith("finetune-tiny-mistral"))
     llama = next(name for name in before if name.startswith("finetune-tiny-llama"))
@@ -255,4 +266,4 @@ def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory
     # The retry ran the failed fine-tune again and took the one that had finished from cache.
     assert after[mistral] == ["Failed", "Completed"]
     assert after[llama] == ["Completed", "Cached"]
-    assert client.get_run(parent[0].info.run_id).info.status == "FINISHED"  # the retry reopened and closed it
+    assert parent_status() == "FINISHED"  # the retry reopened and closed it

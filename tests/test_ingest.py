@@ -23,7 +23,14 @@ EXPORT = pl.DataFrame(
         "Procedure": ["MR brain", "CT head", "XR chest", "US abdomen", "US abdomen", "MR knee"],
         "Indication": ["Headache.", None, "Cough.", "Pain.", "Pain.", "Injury."],
         "Report Findings": [" Normal brain. ", "  ", "Clear lungs.", "Gallstones.", "Gallstones again.", "ACL tear."],
-        "Report Impression": ["No acute abnormality.", "Normal.", "", "Gallstones.", "Gallstones.", "ACL tear."],
+        "Report Impression": [
+            "No acute abnormality.",
+            "Normal.",
+            "",
+            "Cholelithiasis.",
+            "Cholelithiasis.",
+            "ACL rupture.",
+        ],
         "Unused": ["u"] * 6,
     }
 )
@@ -49,9 +56,12 @@ def _input_error(cfg: DataConfig) -> str:
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_export_is_mapped_to_canonical_columns(tmp_path, suffix):
     result = ingest(_file_config(_write(EXPORT, tmp_path / f"export{suffix}")))
-    assert result.reports.columns == list(CANONICAL_COLUMNS)
+    assert result.reports.columns == [*CANONICAL_COLUMNS, "source_row"]
     assert result.reports["report_id"].to_list() == ["A1", "A6"]
     assert result.reports.row(0, named=True) == {
+        "source_row": 1,
+        "patient_id": None,
+        "study_id": None,
         "report_id": "A1",
         "modality": "MR",
         "exam": "MR brain",
@@ -67,7 +77,8 @@ def test_unusable_rows_are_quarantined_with_their_reason(tmp_path, suffix):
     reasons = dict(zip(result.quarantine["report_id"], result.quarantine["reason"], strict=True))
     assert result.quarantine["report_id"].to_list() == ["A2", "A3", "A4", "A4"]
     assert reasons == {"A2": "no_findings", "A3": "no_impression", "A4": "duplicate_id"}
-    assert result.quarantine.columns == [*CANONICAL_COLUMNS, "reason"]
+    assert result.quarantine.columns == [*CANONICAL_COLUMNS, "source_row", "reason", "detail"]
+    assert result.quarantine["source_row"].to_list() == [2, 3, 4, 5]
     assert result.reports.height + result.quarantine.height == EXPORT.height
 
 
@@ -95,7 +106,7 @@ def test_optional_columns_absent_from_the_export_become_null(tmp_path):
         columns={"findings": "Report Findings", "impression": "Report Impression"},
     )
     reports = ingest(cfg).reports
-    assert reports.columns == list(CANONICAL_COLUMNS)
+    assert reports.columns == [*CANONICAL_COLUMNS, "source_row"]
     assert reports["modality"].null_count() == reports.height
     assert reports["report_id"].to_list() == ["1", "4", "5", "6"]
 
@@ -109,8 +120,9 @@ def test_wrong_extension(tmp_path):
     path = tmp_path / "export.xlsx"
     path.write_text("not a spreadsheet")
     message = _input_error(_file_config(path))
-    assert "must be .csv or .parquet" in message
+    assert "cannot tell the format" in message
     assert "'.xlsx'" in message
+    assert "data.format" in message
 
 
 def test_unreadable_parquet(tmp_path):

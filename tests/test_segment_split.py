@@ -2,7 +2,7 @@ import polars as pl
 import pytest
 
 from radimpress.config import SplitConfig
-from radimpress.segment import segment_by_modality
+from radimpress.segment import segment_by_modality, with_modality
 from radimpress.split import SPLITS, split_reports
 
 
@@ -26,6 +26,16 @@ def _modality_codes(modality: list[str | None], exam: list[str | None]) -> list[
         ("Chest radiograph", "xray"),
         ("US abdomen", "ultrasound"),
         ("Doppler lower extremity veins", "ultrasound"),
+        ("MG screening bilateral", "mammography"),
+        ("Digital tomosynthesis left breast", "mammography"),
+        ("PET/CT skull base to thigh", "nuclear_medicine"),  # read by nuclear medicine, not CT
+        ("NM bone scan whole body", "nuclear_medicine"),
+        ("SPECT myocardial perfusion", "nuclear_medicine"),
+        ("Fluoroscopic barium swallow", "fluoroscopy"),
+        ("VCUG", "fluoroscopy"),
+        ("Chest, 2 views, frontal and lateral", "xray"),  # IU X-ray exam texts
+        ("CHEST 2V FRONTAL/LATERAL", "xray"),
+        ("PA and lateral chest x-XXXX", "xray"),
         ("ACT score review", "unknown"),  # "CT" inside a word is not CT
         ("Bone densitometry", "unknown"),
         (None, "unknown"),
@@ -47,8 +57,8 @@ def test_segments_keep_rows_and_order():
     reports = pl.DataFrame(
         {
             "report_id": ["1", "2", "3", "4", "5"],
-            "modality": ["MR", None, "MR", "PET", "CT"],
-            "exam": ["MR knee", "CT chest", "MR brain", "PET whole body", "CT head"],
+            "modality": ["MR", None, "MR", "OT", "CT"],
+            "exam": ["MR knee", "CT chest", "MR brain", "Outside film review", "CT head"],
             "findings": ["a", "b", "c", "d", "e"],
         }
     )
@@ -59,7 +69,7 @@ def test_segments_keep_rows_and_order():
     assert segments["unknown"]["findings"].to_list() == ["d"]
     assert segments["ct"]["modality"].to_list() == ["ct", "ct"]  # the code replaces the raw value
     assert sum(frame.height for frame in segments.values()) == reports.height
-    assert reports["modality"].to_list() == ["MR", None, "MR", "PET", "CT"]  # input not mutated
+    assert reports["modality"].to_list() == ["MR", None, "MR", "OT", "CT"]  # input not mutated
 
 
 def _reports(n: int) -> pl.DataFrame:
@@ -113,3 +123,88 @@ def test_adding_reports_moves_no_existing_report():
     for name in SPLITS:
         old = set(before[name]["report_id"])
         assert old == set(after[name]["report_id"]) & set(_reports(300)["report_id"])
+
+
+def _coded(**columns: list[str | None]) -> pl.DataFrame:
+    size = len(next(iter(columns.values())))
+    frame = pl.DataFrame({"report_id": [str(i) for i in range(size)], **columns}, schema_overrides={})
+    return with_modality(frame.with_columns(pl.all().cast(pl.String)))
+
+
+@pytest.mark.parametrize(
+    ("findings", "code"),
+    [
+        ("Axial T2-weighted and FLAIR images show no infarct.", "mri"),
+        ("Frontal and lateral views of the chest. Lungs are clear.", "xray"),
+        ("Hypoechoic 1 cm nodule in the right lobe.", "ultrasound"),
+        ("Scattered fibroglandular density. BI-RADS 1.", "mammography"),
+        ("Lungs clear.", "unknown"),  # nothing says how the exam was done
+        # Two modalities named: the X-ray report that mentions the prior MRI stays unknown rather than a guess.
+        ("PA and lateral views. Compared with gadolinium-enhanced MRI.", "unknown"),
+    ],
+)
+def test_report_text_gives_the_modality_only_when_unambiguous(findings, code):
+    coded = _coded(modality=[None], exam=[None], findings=[findings], impression=["Normal."])
+    assert coded["modality"].to_list() == [code]
+
+
+def test_exam_text_wins_over_report_text():
+    coded = _coded(modality=[None], exam=["CT head"], findings=["Axial T2-weighted images."], impression=["x"])
+    assert coded["modality"].to_list() == ["ct"]
+
+
+@pytest.mark.parametrize(
+    ("exam", "body_part"),
+    [
+        ("MRI lumbar spine", "spine"),
+        ("CT thoracic spine", "spine"),  # spine before chest
+        ("CT head without contrast", "head"),
+        ("Xray Chest PA and Lateral", "chest"),
+        ("US abdomen complete", "abdomen"),
+        ("MR knee left", "lower_extremity"),
+        ("XR wrist 3 views", "upper_extremity"),
+        ("MG screening bilateral breasts", "breast"),
+        ("Outside film", "unknown"),
+        (None, "unknown"),
+    ],
+)
+def test_body_part_is_read_from_the_exam(exam, body_part):
+    assert _coded(modality=[None], exam=[exam])["body_part"].to_list() == [body_part]
+
+
+def test_one_patient_never_lands_in_two_splits():
+    # 300 patients with 1-4 reports each, in two modalities: every patient's reports share one split.
+    rows = [(f"P{p}", f"R{p}-{k}") for p in range(300) for k in range(1 + p % 4)]
+    reports = pl.DataFrame({"patient_id": [p for p, _ in rows], "report_id": [r for _, r in rows]})
+    splits = split_reports(reports, SplitConfig(train=0.6, validation=0.2, test=0.2, seed=1))
+    patients = {name: set(frame["patient_id"]) for name, frame in splits.items()}
+    assert not patients["train"] & patients["test"]
+    assert not patients["train"] & patients["validation"]
+    assert not patients["validation"] & patients["test"]
+    assert sum(frame.height for frame in splits.values()) == reports.height
+    share = len(patients["train"]) / 300
+    assert 0.5 < share < 0.7  # near the profile's 0.6
+
+
+def test_a_patient_gets_the_same_split_in_every_modality():
+    cfg = SplitConfig(seed=4)
+    mri = pl.DataFrame({"patient_id": [f"P{i}" for i in range(50)], "report_id": [f"M{i}" for i in range(50)]})
+    ct = pl.DataFrame({"patient_id": [f"P{i}" for i in range(50)], "report_id": [f"C{i}" for i in range(50)]})
+    by_patient = [
+        {p: name for name, frame in split_reports(data, cfg).items() for p in frame["patient_id"]} for data in (mri, ct)
+    ]
+    assert by_patient[0] == by_patient[1]
+
+
+def test_study_id_groups_when_there_is_no_patient_id():
+    reports = pl.DataFrame(
+        {
+            "patient_id": [None] * 40,
+            "study_id": [f"S{i // 2}" for i in range(40)],  # two reports per study
+            "report_id": [str(i) for i in range(40)],
+        },
+        schema={"patient_id": pl.String, "study_id": pl.String, "report_id": pl.String},
+    )
+    splits = split_reports(reports, SplitConfig(seed=0))
+    studies = [set(frame["study_id"]) for frame in splits.values()]
+    assert sum(len(s) for s in studies) == 20  # no study in two splits
