@@ -87,7 +87,7 @@ def run_radimpress(path: str) -> dict:
 
 TEXT = ["findings", "impression", "clinical_information"]
 NULL_TOKEN = r"(?i)^\s*(?:#n/a|#value!|#ref!|#div/0!|#name\?|#null!|n/?a|null|none|nan|nil|-+|\.+)\s*$"
-FORMULA = r"^\s*[=@]|^\s*[+\-]\s*[A-Za-z_.]+\s*\("
+FORMULA = r"^\s*[=@]|^\s*[+\-]\s*[A-Z][A-Z0-9_.]*\("
 HTML_TAG = r"<(?:[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?|/[A-Za-z][A-Za-z0-9]*\s*)/?>"
 HTML_BREAK = r"(?i)<br\s*/?>|</p\s*>|</div\s*>|</li\s*>|</tr\s*>"
 
@@ -106,7 +106,7 @@ def run_pandas(path: str) -> dict:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     frame["study_id"] = pd.Series(pd.NA, index=frame.index, dtype="str")
     for column in ["exam", *TEXT]:
-        text = frame[column].str.replace(r"\r\n?", "\n", regex=True)
+        text = frame[column].str.replace(r"\r\n?|[\x0b\x0c]", "\n", regex=True)
         text = text.str.replace(HTML_BREAK, "\n", regex=True).str.replace(HTML_TAG, "", regex=True)
         frame[column] = text.str.strip()
     for column in ["report_id", "patient_id", "modality"]:

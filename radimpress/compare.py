@@ -21,6 +21,7 @@ class VariantOutcome:
     generation_seconds: float
     tokens_per_second: float
     scores: dict[str, float]
+    peak_memory_gib: float = 0.0  # the larger of training's and generation's peak
     factual_correctness: float | None = None  # mean judge score on the test split
 
 
@@ -59,6 +60,7 @@ def quality_table(outcomes: list[VariantOutcome], judge_label: str) -> pl.DataFr
                 "Training time": format_duration(o.train_seconds),
                 "Generation time": format_duration(o.generation_seconds),
                 "Tokens/s": round(o.tokens_per_second, 1),
+                "Peak memory (GiB)": round(o.peak_memory_gib, 2),
                 f"Factual correctness ({judge_label})": o.factual_correctness,
                 "BERTScore P": o.scores["bertscore_precision"],
                 "BERTScore R": o.scores["bertscore_recall"],

@@ -127,10 +127,32 @@ class LoraConfig(StrictModel):
 class TrainConfig(StrictModel):
     """Optimisation of one fine-tune."""
 
+    method: Literal["lora", "qlora", "full"] = Field(
+        "lora",
+        description="lora: adapters on a frozen base; qlora: adapters on a 4-bit nf4 base (bitsandbytes); "
+        "full: every weight trained.",
+    )
     epochs: float = Field(3, gt=0, description="Passes over the training split.")
-    learning_rate: float = Field(2e-3, gt=0, description="Peak learning rate (linear decay).")
-    batch_size: int = Field(16, gt=0, description="Micro-batch size.")
+    learning_rate: float = Field(2e-3, gt=0, description="Peak learning rate.")
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
+        "linear", description="Learning-rate schedule after warm-up."
+    )
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of the steps spent warming the learning rate up.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    batch_size: int = Field(16, gt=0, description="Micro-batch size (halved on a CUDA out-of-memory error).")
+    gradient_accumulation_steps: int = Field(
+        1, gt=0, description="Micro-batches per optimizer step (doubled when the micro-batch is halved)."
+    )
     max_length: int = Field(256, ge=16, description="Prompt + impression tokens; longer prompts are cut from the left.")
+    precision: Literal["auto", "fp32"] = Field(
+        "auto", description="auto: bf16 where the GPU supports it, fp32 on CPU; fp32 always."
+    )
+    checkpoint_steps: int = Field(
+        50, ge=0, description="Save a resumable checkpoint every N optimizer steps (0: none); a retry resumes."
+    )
+    oom_backoffs: int = Field(
+        3, ge=0, description="Times a CUDA out-of-memory error may halve the micro-batch before the fine-tune fails."
+    )
     seed: int = Field(0, description="Seed of initialisation and data order.")
 
 

@@ -26,8 +26,19 @@ class GenerationResult:
 
 
 def load_finetuned(base: str | Path, adapter_dir: Path):
-    """The base model with its LoRA adapter, and the tokenizer (the adapter's copy, else the base's), for inference."""
-    model = PeftModel.from_pretrained(load_base_model(base), str(adapter_dir))
+    """The fine-tuned model and its tokenizer (the saved copy, else the base's), for inference.
+
+    `adapter_dir` holds a LoRA adapter (loaded onto `base`), a QLoRA adapter (onto `base` in 4-bit nf4, as it was
+    trained) or a fully fine-tuned model, as its `radimpress.json` says.
+    """
+    from radimpress.train import load_quantized_model, saved_method
+
+    method = saved_method(adapter_dir)
+    if method == "full":
+        model = load_base_model(adapter_dir)
+    else:
+        frozen = load_quantized_model(base) if method == "qlora" else load_base_model(base)
+        model = PeftModel.from_pretrained(frozen, str(adapter_dir))
     has_tokenizer = (Path(adapter_dir) / "tokenizer_config.json").is_file()
     return model.eval(), load_tokenizer(adapter_dir if has_tokenizer else base)
 

@@ -30,11 +30,8 @@ _ENTITIES = {"&nbsp;": " ", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'
 class IngestResult:
     reports: pl.DataFrame  # usable rows: canonical columns + source_row
     quarantine: pl.DataFrame  # the rejected rows, canonical columns + source_row + reason
+    rows_in: int  # rows (or lines, or files) read from the export, counted before any rule ran
     notes: dict[str, object] = field(default_factory=dict)  # encoding, ignored columns, cleaned markup
-
-    @property
-    def rows_in(self) -> int:
-        return self.reports.height + self.quarantine.height
 
 
 def ingest(cfg: DataConfig, work_dir: Path | None = None) -> IngestResult:
@@ -54,14 +51,19 @@ def ingest(cfg: DataConfig, work_dir: Path | None = None) -> IngestResult:
         raw, unreadable, notes = _synthetic(cfg), _no_rows(), {"encoding": "utf-8"}
     else:
         export = read_source(cfg.path, cfg.format, cfg.encoding, work_dir)
-        columns = _with_text_column(cfg.columns, export.rows)
+        columns = _with_text_column(cfg.columns, export)
         raw = _collect(to_canonical(export.rows, columns, str(cfg.path)), cfg.path)
         unreadable, notes = export.unreadable, _notes(export, columns, raw)
         _check_not_empty(raw, unreadable, columns, cfg.path)
     if cfg.default_modality:
         raw = raw.with_columns(pl.col("modality").fill_null(cfg.default_modality))
     result = quarantine_unusable(raw, cfg.max_section_chars, unreadable)
-    return IngestResult(result.reports, result.quarantine, notes)
+    rows_in = raw.height + unreadable.height
+    if result.reports.height + result.quarantine.height != rows_in:  # a bug in the rules, never the user's data
+        raise AssertionError(
+            f"ingest lost rows: {rows_in} in, {result.reports.height} kept, {result.quarantine.height} quarantined"
+        )
+    return IngestResult(result.reports, result.quarantine, rows_in, notes)
 
 
 def _synthetic(cfg: DataConfig) -> pl.DataFrame:
@@ -69,16 +71,19 @@ def _synthetic(cfg: DataConfig) -> pl.DataFrame:
     missing = [pl.lit(None, dtype=pl.String).alias(c) for c in CANONICAL_COLUMNS if c not in reports.columns]
     return (
         reports.with_columns(
-            *missing, pl.lit(None, dtype=pl.Boolean).alias("_no_sections"), pl.lit(False).alias("_had_html")
+            *missing,
+            pl.lit(None, dtype=pl.Boolean).alias("_no_sections"),
+            pl.lit(False).alias("_had_html"),
+            pl.lit(False).alias("_row_numbered_id"),
         )
-        .select(*CANONICAL_COLUMNS, "ground_truth", "_no_sections", "_had_html")
+        .select(*CANONICAL_COLUMNS, "ground_truth", "_no_sections", "_had_html", "_row_numbered_id")
         .with_row_index("source_row", offset=1)
     )
 
 
-def _with_text_column(columns: ColumnMapping, rows: pl.LazyFrame) -> ColumnMapping:
+def _with_text_column(columns: ColumnMapping, export) -> ColumnMapping:
     """A folder of .txt reports puts each file's text in `text`: read it as free text unless told otherwise."""
-    if columns.text is None and TEXT_COLUMN in rows.collect_schema().names():
+    if columns.text is None and export.fmt == "text_folder":
         return columns.model_copy(update={"text": TEXT_COLUMN})
     return columns
 
@@ -93,8 +98,10 @@ def to_canonical(export: pl.LazyFrame, columns: ColumnMapping, source: str) -> p
     names = export.collect_schema().names()
     _check_columns(names, columns, source)
     fields = [*CANONICAL_COLUMNS, *(["ground_truth"] if columns.ground_truth else [])]
+    row_numbered = columns.report_id is None or (columns.report_id == "report_id" and "report_id" not in names)
     canonical = export.select(
         "source_row",
+        pl.lit(row_numbered).alias("_row_numbered_id"),
         *(_canonical_column(names, columns, name) for name in fields),
         *([pl.col(columns.text).alias("_text")] if columns.text else []),
     )
@@ -122,7 +129,7 @@ def _canonical_column(names: list[str], columns: ColumnMapping, field_name: str)
         return pl.col(name).cast(pl.String).alias(field_name)
     if name is not None and name != field_name and not (columns.text and field_name in SECTION_FILLED):
         raise InputDataError(f"the export has no column '{name}' named by data.columns.{field_name}")
-    if field_name == "report_id":  # no id column: the 1-based row number is the id
+    if field_name == "report_id":  # no id column: the 1-based row number is the id (duplicates judged on content)
         return pl.col("source_row").cast(pl.String).alias(field_name)
     return pl.lit(None, dtype=pl.String).alias(field_name)
 
@@ -133,7 +140,7 @@ def _html_flag(texts: list[str]) -> pl.Expr:
 
 def _clean_text(text: pl.Expr) -> pl.Expr:
     """Unify line ends, turn HTML markup into plain text (exports from web viewers carry it), strip."""
-    text = text.str.replace_all("\r\n?", "\n")
+    text = text.str.replace_all("\r\n?|[\x0b\x0c]", "\n")  # RIS page breaks (form feed, vertical tab) too
     text = pl.when(text.str.contains(_HTML_TAG)).then(_strip_html(text)).otherwise(text)
     return text.str.strip_chars()
 
@@ -156,8 +163,10 @@ def _fill_from_free_text(canonical: pl.LazyFrame) -> pl.LazyFrame:
         .alias(f)
         for f in SECTION_FILLED
     ]
-    no_sections = (text.fill_null("") != "") & ~has_sections(text).fill_null(False)
-    return canonical.with_columns(*filled, no_sections.alias("_no_sections")).drop("_text")
+    # Quarantined for want of headings only when the text had to supply findings or impression and could not.
+    needed = pl.any_horizontal(pl.col(f).is_null() | (pl.col(f) == "") for f in ("findings", "impression"))
+    no_sections = needed & (text.fill_null("") != "") & ~has_sections(text).fill_null(False)
+    return canonical.with_columns(no_sections.alias("_no_sections")).with_columns(*filled).drop("_text")
 
 
 def _collect(frame: pl.LazyFrame, source: Path) -> pl.DataFrame:
@@ -188,7 +197,8 @@ def _check_not_empty(raw: pl.DataFrame, unreadable: pl.DataFrame, columns: Colum
 def _notes(export, columns: ColumnMapping, raw: pl.DataFrame) -> dict[str, object]:
     used = {v for v in columns.model_dump().values() if v}
     ignored = [c for c in export.rows.collect_schema().names() if c not in used and c != "source_row"]
-    return {"encoding": export.encoding, "ignored_columns": ignored, "html_cleaned_rows": int(raw["_had_html"].sum())}
+    notes = {"encoding": export.encoding, "ignored_columns": ignored, "html_cleaned_rows": int(raw["_had_html"].sum())}
+    return notes | ({"skipped_files": list(export.skipped)} if export.skipped else {})
 
 
 def _no_rows() -> pl.DataFrame:
@@ -201,13 +211,14 @@ def quarantine_unusable(
     """Tag each row with the first reason it cannot be used (or null) and split the frame on it."""
     if "source_row" not in reports.columns:
         reports = reports.with_row_index("source_row", offset=1)
-    if "_no_sections" not in reports.columns:
-        reports = reports.with_columns(pl.lit(None, dtype=pl.Boolean).alias("_no_sections"))
-    tagged = tag_reasons(reports, max_section_chars).drop("_no_sections", "_had_html", strict=False)
+    for helper in ("_no_sections", "_row_numbered_id"):
+        if helper not in reports.columns:
+            reports = reports.with_columns(pl.lit(False).alias(helper))
+    tagged = tag_reasons(reports, max_section_chars).drop("_no_sections", "_had_html", "_row_numbered_id", strict=False)
     order = [*CANONICAL_COLUMNS, *(["ground_truth"] if "ground_truth" in tagged.columns else []), "source_row"]
     kept = check_kept(tagged.filter(pl.col("reason").is_null()).select(order), max_section_chars)
     quarantine = tagged.filter(pl.col("reason").is_not_null()).select(*order, "reason")
     lines = _no_rows() if unreadable is None else unreadable
     lines = lines.select(pl.col("source_row").cast(tagged.schema["source_row"]), "reason", "detail")
     quarantine = pl.concat([quarantine, lines], how="diagonal").sort("source_row")
-    return IngestResult(reports=kept, quarantine=quarantine)
+    return IngestResult(reports=kept, quarantine=quarantine, rows_in=reports.height + lines.height)

@@ -38,6 +38,8 @@ class Export:
     rows: pl.LazyFrame  # String columns + source_row
     unreadable: pl.DataFrame  # source_row, reason, detail: lines no reader could parse
     encoding: str  # what the bytes were decoded as
+    fmt: str = "csv"
+    skipped: tuple[str, ...] = ()  # files of a folder that are not reports (not .txt)
 
 
 def read_source(path: Path, fmt: str = "auto", encoding: str = "auto", work_dir: Path | None = None) -> Export:
@@ -50,17 +52,28 @@ def read_source(path: Path, fmt: str = "auto", encoding: str = "auto", work_dir:
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt == "text_folder":
         return _read_text_folder(path, encoding)
+    if encoding != "auto":
+        _check_encoding_name(encoding)
     if not path.is_file():
         raise InputDataError(f"input file not found: {path}")
     if not _head(path).strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise InputDataError(f"{path} is empty")
     if fmt == "parquet":
-        return Export(_scan_parquet(path), _no_unreadable(), "parquet")
+        return Export(_scan_parquet(path), _no_unreadable(), "parquet", fmt)
     encoding = detect_encoding(path) if encoding == "auto" else encoding
     text_path = path if encoding == "utf-8" else transcode_to_utf8(path, encoding, work_dir or Path.cwd())
     if fmt == "jsonl":
         return _read_jsonl(text_path, encoding)
-    return Export(_scan_csv(text_path, "\t" if fmt == "tsv" else ",", path), _no_unreadable(), encoding)
+    return Export(_scan_csv(text_path, "\t" if fmt == "tsv" else ",", path), _no_unreadable(), encoding, fmt)
+
+
+def _check_encoding_name(encoding: str) -> None:
+    try:
+        codecs.lookup(encoding.removesuffix("+replace"))
+    except LookupError:
+        raise InputDataError(
+            f"unknown encoding '{encoding}' (data.encoding): try auto, utf-8, cp1252 or utf-16"
+        ) from None
 
 
 def detect_format(path: Path) -> str:
@@ -86,10 +99,20 @@ def detect_encoding(path: Path) -> str:
         return "utf-16"
     if _looks_utf16(head):
         return "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
-    for candidate in ("utf-8", "cp1252"):
-        if _decodes(path, candidate):
-            return candidate
-    return "latin-1"
+    if _decodes(path, "utf-8"):
+        return "utf-8"
+    if _mostly_utf8(path):
+        return "utf-8+replace"  # a few stray bytes in a UTF-8 file: replace them rather than garble every accent
+    return "cp1252" if _decodes(path, "cp1252") else "latin-1"
+
+
+def _mostly_utf8(path: Path) -> bool:
+    """More well-formed UTF-8 multi-byte characters than malformed bytes: a UTF-8 file with a few stray bytes."""
+    with path.open("rb") as handle:
+        text = handle.read(1 << 24).decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for char in text if ord(char) > 127) - bad
+    return good > bad
 
 
 def _head(path: Path) -> bytes:
@@ -119,8 +142,13 @@ def transcode_to_utf8(path: Path, encoding: str, work_dir: Path) -> Path:
     """A UTF-8 copy of `path` (polars reads only UTF-8), written block by block so size does not matter."""
     work_dir.mkdir(parents=True, exist_ok=True)
     target = work_dir / f"{path.stem}.utf8{path.suffix}"
+    errors = "replace" if encoding.endswith("+replace") else "strict"
+    codec = encoding.removesuffix("+replace")
     try:
-        with path.open(encoding=encoding, newline="") as source, target.open("w", encoding="utf-8", newline="") as out:
+        with (
+            path.open(encoding=codec, errors=errors, newline="") as source,
+            target.open("w", encoding="utf-8", newline="") as out,
+        ):
             for block in iter(lambda: source.read(1 << 20), ""):
                 out.write(block.removeprefix("\ufeff"))
     except (UnicodeDecodeError, LookupError) as exc:
@@ -137,8 +165,25 @@ def _scan_csv(path: Path, separator: str, shown: Path) -> pl.LazyFrame:
         raise InputDataError(
             f"{shown} does not look like a text export: its header holds control bytes (a binary file?)"
         )
+    _check_unique_names(header, shown)
     schema = {name: pl.String for name in header}
-    return pl.scan_csv(path, separator=separator, schema=schema, encoding="utf8").with_row_index("source_row", offset=1)
+    scan = pl.scan_csv(path, separator=separator, schema=schema, encoding="utf8")
+    return _with_source_row(scan, header)
+
+
+def _check_unique_names(header: list[str], shown: Path) -> None:
+    """polars renames a repeated header name to '<name>_duplicated_0': which copy is meant cannot be guessed."""
+    for name in header:
+        repeated = re.fullmatch(r"(.+)_duplicated_\d+", name)
+        if repeated and repeated.group(1) in header:
+            raise InputDataError(f"{shown}: column '{repeated.group(1)}' appears twice in the header; rename one")
+
+
+def _with_source_row(scan: pl.LazyFrame, names: list[str]) -> pl.LazyFrame:
+    """Number the rows from 1; an export's own `source_row` column (a re-ingested quarantine file) is kept aside."""
+    if "source_row" in names:
+        scan = scan.rename({"source_row": "export_source_row"})
+    return scan.with_row_index("source_row", offset=1)
 
 
 def _scan_parquet(path: Path) -> pl.LazyFrame:
@@ -149,13 +194,13 @@ def _scan_parquet(path: Path) -> pl.LazyFrame:
     nested = [f"'{name}' ({dtype})" for name, dtype in schema.items() if dtype.is_nested() or dtype == pl.Object]
     if nested:
         raise InputDataError(f"{path}: column {nested[0]} holds nested values, not text; flatten it in the export")
-    return pl.scan_parquet(path).select(pl.all().cast(pl.String)).with_row_index("source_row", offset=1)
+    return _with_source_row(pl.scan_parquet(path).select(pl.all().cast(pl.String)), list(schema))
 
 
 def _read_jsonl(path: Path, encoding: str) -> Export:
     """One JSON object per line; a line that is not one becomes an unreadable row, not a failed file."""
     rows, bad = [], []
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:  # -sig: a byte-order mark is not part of the first record
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -163,12 +208,15 @@ def _read_jsonl(path: Path, encoding: str) -> Export:
             if problem:
                 bad.append({"source_row": number, "reason": "unparseable_line", "detail": problem})
             else:
-                rows.append({"source_row": number, **record})
+                record["export_source_row"] = record.pop("source_row", None)
+                rows.append({**record, "source_row": number})
     if not rows and not bad:
         raise InputDataError(f"{path} has no JSON lines")
     frame = pl.from_dicts(rows, infer_schema_length=None) if rows else pl.DataFrame({"source_row": []})
     frame = frame.with_columns(pl.col("source_row").cast(pl.UInt32), pl.exclude("source_row").cast(pl.String))
-    return Export(frame.lazy(), _unreadable_frame(bad), encoding)
+    if "export_source_row" in frame.columns and frame["export_source_row"].null_count() == frame.height:
+        frame = frame.drop("export_source_row")
+    return Export(frame.lazy(), _unreadable_frame(bad), encoding, "jsonl")
 
 
 def _json_record(line: str) -> tuple[dict[str, str | None], str]:
@@ -191,9 +239,11 @@ def _read_text_folder(folder: Path, encoding: str) -> Export:
     """One report per .txt file (searched recursively); its relative path without suffix is the report id."""
     if not folder.is_dir():
         raise InputDataError(f"input folder not found: {folder}")
-    files = sorted(folder.rglob("*.txt"))
+    every = sorted(p for p in folder.rglob("*") if p.is_file())
+    files = [p for p in every if p.suffix.lower() == ".txt"]  # a.txt and B.TXT alike
     if not files:
         raise InputDataError(f"{folder} holds no .txt reports")
+    skipped = tuple(str(p.relative_to(folder)) for p in every if p.suffix.lower() != ".txt")
     texts, used = [], set()
     for file in files:
         text, used_encoding = _decode_file(file, encoding)
@@ -206,13 +256,16 @@ def _read_text_folder(folder: Path, encoding: str) -> Export:
             TEXT_COLUMN: texts,
         }
     )
-    return Export(frame.lazy(), _no_unreadable(), "+".join(sorted(used)))
+    return Export(frame.lazy(), _no_unreadable(), "+".join(sorted(used)), "text_folder", skipped)
 
 
 def _decode_file(file: Path, encoding: str) -> tuple[str, str]:
+    if encoding != "auto":
+        _check_encoding_name(encoding)
     chosen = detect_encoding(file) if encoding == "auto" and file.stat().st_size else encoding
     chosen = "utf-8" if chosen == "auto" else chosen
-    return file.read_bytes().decode(chosen, errors="replace").removeprefix("\ufeff"), chosen
+    codec = chosen.removesuffix("+replace")
+    return file.read_bytes().decode(codec, errors="replace").removeprefix("\ufeff"), chosen
 
 
 def _unreadable_frame(rows: list[dict]) -> pl.DataFrame:

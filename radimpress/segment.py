@@ -16,7 +16,7 @@ MODALITIES = ("mri", "ct", "ultrasound", "mammography", "nuclear_medicine", "flu
 # Nuclear medicine comes first (PET/CT, SPECT/CT are read by nuclear medicine); mammography and fluoroscopy
 # come before X-ray: both are X-ray techniques with their own reports.
 MODALITY_PATTERNS: dict[str, str] = {
-    "nuclear_medicine": r"(?i)\b(nm|nuclear[ _]medicine|pet|spect|scintigra\w*|bone scan|v/?q scan|hida|mibg|"
+    "nuclear_medicine": r"(?i)\b(nm|pt|nuclear[ _]medicine|pet|spect|scintigra\w*|bone scan|v/?q scan|hida|mibg|"
     r"dat ?scan)\b",
     "mri": r"(?i)\b(mri|mra|mrcp|mr|magnetic resonance)\b",
     "ct": r"(?i)\b(ct|cta|cat scan|computed tomography)\b",
@@ -24,8 +24,9 @@ MODALITY_PATTERNS: dict[str, str] = {
     "mammography": r"(?i)\b(mg|mammo(gram|graphy)?|tomosynthesis)\b",
     "fluoroscopy": r"(?i)\b(rf|fl|fluoro\w*|barium \w+|esophagram|vcug|upper gi series|arthrogram)\b",
     # Views name a projection radiograph: "2 views", "two-view chest", "PA and lateral", "XXXX and lateral".
-    "xray": r"(?i)\b(xray|x-ray|x-xxxx|xr|radiograph\w*|cr|dx|chest film|(\d|single|one|two|three|four)[- ]?v(iews?)?|"
-    r"and lat(eral)?|pa lat(eral)?|lateral views?|(portable )?ap (chest|portable|upright|supine)|portable chest)\b",
+    "xray": r"(?i)\b(x[- ]?ray|x-xxxx|xr|radiograph\w*|cr|dx|dr|plain films?|chest film|"
+    r"(\d|single|one|two|three|four)[- ]?v(iews?)?|and lat(eral)?|pa lat(eral)?|lateral views?|"
+    r"(portable )?ap (chest|portable|upright|supine)|portable chest)\b",
 }
 
 # In report text only phrases that describe how the exam was done count, not mentions of other exams.
@@ -39,17 +40,20 @@ TEXT_PATTERNS: dict[str, str] = {
     "xray": r"(?i)\b(pa and lateral|frontal and lateral|lateral views?|ap view|radiographs?)\b",
 }
 
+# The body part named first in the exam wins ("Two-view chest; left knee" is a chest exam, "femoral head" a limb).
 BODY_PARTS: dict[str, str] = {
-    "spine": r"(?i)\b(spine|spinal|cervical|lumbar|sacrum|c-spine|l-spine|t-spine|vertebra\w*)\b",
+    # "cervical" alone can be the uterine cervix ("US pelvis cervical length"): only a cervical spine is a spine.
+    "spine": r"(?i)\b((cervical|thoracic|lumbar) (spine|vertebr\w*)|spine|spinal|lumbar|sacrum|[clt]-spine|"
+    r"vertebra\w*)\b",
+    "upper_extremity": r"(?i)\b(shoulder|elbow|wrist|hand|humerus|humeral|forearm|fingers?|clavicle)\b",
+    "lower_extremity": r"(?i)\b(hip|knee|ankle|foot|feet|femur|femoral|tibia|fibula|leg|toes?|lower extremity)\b",
     "head": r"(?i)\b(head|brain|skull|cranial|orbits?|sinus(es)?|iac|pituitary)\b",
     "neck": r"(?i)\b(neck|thyroid|soft tissue neck|carotids?)\b",
     "breast": r"(?i)\b(breasts?|mammo\w*)\b",
     "cardiac": r"(?i)\b(cardiac|heart|coronary|echo(cardiogram)?)\b",
-    "chest": r"(?i)\b(chest|thorax|thoracic|lungs?|ribs?|cxr)\b",
+    "chest": r"(?i)\b(chest|thorax|lungs?|ribs?|cxr)\b",
     "abdomen": r"(?i)\b(abdomen|abdominal|liver|renal|kidneys?|gallbladder|pancrea\w*|ruq|hida)\b",
     "pelvis": r"(?i)\b(pelvis|pelvic|uterus|ovar\w*|prostate|bladder|scrot\w*)\b",
-    "upper_extremity": r"(?i)\b(shoulder|elbow|wrist|hand|humerus|forearm|fingers?|clavicle)\b",
-    "lower_extremity": r"(?i)\b(hip|knee|ankle|foot|feet|femur|tibia|fibula|leg|toes?|lower extremity)\b",
 }
 
 
@@ -92,10 +96,20 @@ def _modality_from_text(from_columns: pl.Expr) -> pl.Expr:
     return pl.coalesce(from_columns, from_text, pl.lit("unknown"))
 
 
+def _earliest_match(text: pl.Expr, patterns: dict[str, str]) -> pl.Expr:
+    """The code whose pattern matches earliest in `text` (ties: the first listed), else null."""
+    positions = {code: text.str.find(pattern) for code, pattern in patterns.items()}
+    earliest = pl.min_horizontal(positions.values())
+    expr = pl.lit(None, dtype=pl.String)
+    for code, position in reversed(positions.items()):
+        expr = pl.when(position == earliest).then(pl.lit(code)).otherwise(expr)
+    return expr
+
+
 def body_part_expr() -> pl.Expr:
     """Body part from the exam description (then the modality column); the text mentions too many to trust."""
     return pl.coalesce(
-        _first_match(pl.col("exam"), BODY_PARTS), _first_match(pl.col("modality"), BODY_PARTS), pl.lit("unknown")
+        _earliest_match(pl.col("exam"), BODY_PARTS), _earliest_match(pl.col("modality"), BODY_PARTS), pl.lit("unknown")
     )
 
 

@@ -24,13 +24,30 @@ def _unit_interval(report_id: str, seed: int) -> float:
 
 
 def split_group(reports: pl.DataFrame) -> pl.Series:
-    """What must stay together: the patient, else the study, else the report itself."""
+    """What must stay together: the patient, else the study, else the report itself.
+
+    A study whose patient id is missing on some rows takes it from its other rows, so the study stays in one
+    piece; blank ids count as missing (else every blank row would form one giant "patient").
+    """
+    frame = reports.with_columns(
+        _present(column).alias(column) for column in ("patient_id", "study_id") if column in reports.columns
+    )
+    if {"patient_id", "study_id"} <= set(frame.columns):
+        known = pl.col("patient_id").drop_nulls().first().over("study_id")
+        frame = frame.with_columns(
+            pl.when(pl.col("study_id").is_not_null()).then(pl.coalesce("patient_id", known)).otherwise("patient_id")
+        )
     keys = [
         pl.lit(prefix) + pl.col(column)
         for prefix, column in (("patient:", "patient_id"), ("study:", "study_id"), ("report:", "report_id"))
-        if column in reports.columns
+        if column in frame.columns
     ]
-    return reports.select(pl.coalesce(keys).alias("group")).to_series()
+    return frame.select(pl.coalesce(keys).alias("group")).to_series()
+
+
+def _present(column: str) -> pl.Expr:
+    text = pl.col(column).cast(pl.String).str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
 
 
 def assign_splits(reports: pl.DataFrame, cfg: SplitConfig) -> pl.Series:

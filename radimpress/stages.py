@@ -27,6 +27,7 @@ from radimpress.errors import InjectedFailure, InputDataError
 from radimpress.ingest import IngestResult, ingest
 from radimpress.io import read_frame, read_json, stage_dir, write_frame, write_json
 from radimpress.prompts import build_prompts, build_target
+from radimpress.resources import PeakMemory
 from radimpress.segment import segment_by_modality, with_modality
 from radimpress.split import split_reports
 from radimpress.variants import VariantSpec
@@ -142,8 +143,10 @@ def generate_stage(
 
     out = stage_dir("generate", variant, base, finetune_dir, test_path, cfg)
     test = read_frame(test_path)
-    model, tokenizer = load_finetuned(base, finetune_dir / "adapter")
-    result = generate_texts(model, tokenizer, build_prompts(test, variant.input_config, tokenizer), cfg, on_progress)
+    with PeakMemory() as peak:
+        model, tokenizer = load_finetuned(base, finetune_dir / "adapter")
+        prompts = build_prompts(test, variant.input_config, tokenizer)
+        result = generate_texts(model, tokenizer, prompts, cfg, on_progress)
     generations = test.with_columns(
         pl.lit(variant.variant_id).alias("variant_id"),
         pl.col("impression").alias("reference"),
@@ -154,6 +157,8 @@ def generate_stage(
         "seconds": result.seconds,
         "new_tokens": result.new_tokens,
         "tokens_per_second": result.tokens_per_second,
+        "peak_memory_gib": round(peak.gib, 3),
+        "memory_scope": peak.scope,
     }
     write_json(timing | {"reports": test.height}, out / "generation.json")
     return out
@@ -270,11 +275,13 @@ def _outcome(paths: dict[str, Path], variant: VariantSpec | BaselineSpec):
     from radimpress.compare import VariantOutcome
 
     generation = read_json(paths["generation_dir"] / "generation.json")
+    train = read_json(paths["finetune_dir"] / "train.json")
     return VariantOutcome(
         variant_id=variant.variant_id,
         model=variant.model,
         input_config=variant.input_config,
-        train_seconds=read_json(paths["finetune_dir"] / "train.json")["train_seconds"],
+        train_seconds=train["train_seconds"],
+        peak_memory_gib=max(train.get("peak_memory_gib", 0.0), generation.get("peak_memory_gib", 0.0)),
         generation_seconds=generation["seconds"],
         tokens_per_second=generation["tokens_per_second"],
         scores=read_json(paths["scores_path"])["values"],

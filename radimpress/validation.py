@@ -20,7 +20,7 @@ TEXT_FIELDS = ("findings", "impression", "clinical_information")
 CONTENT_COLUMNS = tuple(c for c in CANONICAL_COLUMNS if c != "report_id")
 _CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 # A cell a spreadsheet would run as a formula (=CMD(...), @SUM(...), +HYPERLINK(...)): never train on or show it.
-_FORMULA = r"^\s*[=@]|^\s*[+\-]\s*[A-Za-z_.]+\s*\("
+_FORMULA = r"^\s*[=@]|^\s*[+\-]\s*[A-Z][A-Z0-9_.]*\("
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,12 @@ def tag_reasons(reports: pl.DataFrame, max_section_chars: int) -> pl.DataFrame:
 
 def _duplicate_reason() -> pl.Expr:
     content = pl.struct(*CANONICAL_COLUMNS)
-    repeat = ~content.is_first_distinct()
+    # Row numbers as ids make every row unique: then a repeat is judged on the text alone.
+    repeat = (
+        pl.when(pl.col("_row_numbered_id").fill_null(False).any())
+        .then(~pl.struct(*CONTENT_COLUMNS).is_first_distinct())
+        .otherwise(~content.is_first_distinct())
+    )
     conflicting = content.n_unique().over("report_id") > 1
     return (
         pl.when(repeat)
@@ -148,7 +153,7 @@ def canonical_schema(max_section_chars: int = 20_000) -> pa.DataFrameSchema:
             pl.String,
             nullable=name not in required,
             unique=name == "report_id",
-            checks=[pa.Check.str_length(1, max_section_chars)] if name in required else None,
+            checks=[pa.Check.str_length(1, max_section_chars)] if name in ("findings", "impression") else None,
         )
         for name in CANONICAL_COLUMNS
     }

@@ -35,7 +35,9 @@ def load_config(profile: str) -> Profile:
     return loaded
 
 
-@task(cache_policy=cached(stages, ingest, readers, sections, validation, phi, synthetic, io), persist_result=True)
+@task(
+    cache_policy=cached(stages, config, ingest, readers, sections, validation, phi, synthetic, io), persist_result=True
+)
 def ingest_reports(data: DataConfig) -> Path:
     """Read the reports, quarantine the unusable rows with their reasons, count PHI patterns."""
     return stages.ingest_stage(data)

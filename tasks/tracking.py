@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 
 from radimpress.config import Profile
 from radimpress.io import data_dir, read_frame, read_json, write_frame
-from radimpress.phi import redact_frame
+from radimpress.phi import pseudonymise_ids, redact_frame
 from radimpress.variants import VariantSpec
 
 # MLflow's sqlite store is not safe for concurrent writers; mapped tasks run in threads.
@@ -124,6 +125,8 @@ def log_variant(
             "train_seconds": train["train_seconds"],
             "generation_seconds": generation["seconds"],
             "tokens_per_second": generation["tokens_per_second"],
+            "train_peak_memory_gib": train.get("peak_memory_gib", 0.0),
+            "generation_peak_memory_gib": generation.get("peak_memory_gib", 0.0),
         }
         for key, value in metrics.items():
             client.log_metric(run_id, key, value)
@@ -136,25 +139,41 @@ def log_variant(
 
 
 def _log_generations(client: MlflowClient, run_id: str, generations: Path, report_text: str) -> None:
-    """The test split with its generated impressions: as they are, redacted (PHI replaced by tags), or not at all."""
+    """The test split with its generated impressions: as they are (raw), redacted (PHI replaced by tags, ids by
+    salted pseudonyms), or not at all (none)."""
     if report_text == "none":
         return
     if report_text == "raw":
         client.log_artifact(run_id, str(generations), "generations")
         return
+    frame = pseudonymise_ids(redact_frame(read_frame(generations)), _id_salt())
     with tempfile.TemporaryDirectory() as folder:
-        redacted = write_frame(redact_frame(read_frame(generations)), Path(folder) / "generations.redacted.parquet")
+        redacted = write_frame(frame, Path(folder) / "generations.redacted.parquet")
         client.log_artifact(run_id, str(redacted), "generations")
 
 
+def _id_salt() -> str:
+    """A secret made once per installation (data/run/id_salt): pseudonyms join across runs, never leave reversible."""
+    path = data_dir() / "run" / "id_salt"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(16))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+
+
 def _log_adapter(client: MlflowClient, run_id: str, adapter_dir: Path, with_tokenizer: bool) -> None:
-    """The adapter's weights and config; its tokenizer only where report text may leave (a tiny base's tokenizer
-    was trained on the reports, so its vocabulary holds their frequent fragments)."""
+    """The adapter (or fully fine-tuned model) with its loading note; the tokenizer only where report text may leave
+    (a tiny base's tokenizer was trained on the reports, so its vocabulary holds their frequent fragments)."""
     if with_tokenizer:
         client.log_artifacts(run_id, str(adapter_dir), "adapter")
         return
-    for name in ("adapter_config.json", "adapter_model.safetensors"):
-        client.log_artifact(run_id, str(adapter_dir / name), "adapter")
+    for path in sorted(adapter_dir.iterdir()):
+        if path.is_file() and path.name not in TOKENIZER_FILES:
+            client.log_artifact(run_id, str(path), "adapter")
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)

@@ -21,19 +21,23 @@ from build_corpus import big_field_csv  # noqa: E402
 
 
 def _path(name: str, tmp_path: Path) -> Path:
-    return big_field_csv(tmp_path / name) if name == "big_field.csv" else CORPUS / name
+    if name == "big_field.csv":
+        return big_field_csv(tmp_path / name)
+    return CORPUS / EXPECTED[name].get("path", name)
 
 
 def test_the_corpus_has_at_least_25_cases_and_every_file_has_an_expectation():
     files = {p.name for p in CORPUS.iterdir() if p.name not in ("build_corpus.py", "expected.yaml", "__pycache__")}
     assert len(EXPECTED) >= 25
-    assert files | {"big_field.csv"} == set(EXPECTED)
+    assert files | {"big_field.csv"} == {EXPECTED[name].get("path", name) for name in EXPECTED}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_bad_input_outcome(name, tmp_path):
     case = EXPECTED[name]
-    cfg = DataConfig(source="file", path=_path(name, tmp_path), columns=case.get("columns", {}))
+    cfg = DataConfig(
+        source="file", path=_path(name, tmp_path), columns=case.get("columns", {}), **case.get("config", {})
+    )
     if "error" in case:
         with pytest.raises(InputDataError) as caught:
             ingest(cfg, work_dir=tmp_path)
@@ -44,9 +48,9 @@ def test_bad_input_outcome(name, tmp_path):
     reasons = dict(result.quarantine.group_by("reason").len().iter_rows())
     assert result.reports.height == case["kept"]
     assert reasons == case.get("quarantined", {})
-    assert result.rows_in == result.reports.height + result.quarantine.height
+    assert result.rows_in == result.reports.height + result.quarantine.height  # rows_in is counted at read time
     assert set(result.quarantine["source_row"]).isdisjoint(result.reports["source_row"])
-    for key in ("encoding", "ignored_columns", "html_cleaned_rows"):
+    for key in ("encoding", "ignored_columns", "html_cleaned_rows", "skipped_files"):
         if key in case:
             assert result.notes[key] == case[key]
     for report_id, fields in case.get("text", {}).items():

@@ -197,3 +197,14 @@ def test_redact_frame_redacts_every_text_column_and_leaves_numbers():
     redacted = redact_frame(frame)
     assert redacted.row(0) == ("R1", "Seen by Dr. [NAME] on [DATE].", "Call [PHONE].", 3)
     assert redact_frame(frame, ["generated"])["findings"].item() == "Seen by Dr. Smith on 01/02/2020."
+
+
+def test_ids_become_salted_pseudonyms_equal_for_equal_ids():
+    from radimpress.phi import pseudonymise_ids
+
+    frame = pl.DataFrame({"report_id": ["ACC20231187", "ACC20231187", "X2"], "patient_id": ["P-004417", None, "P-9"]})
+    once = pseudonymise_ids(frame, salt="s1")
+    assert once["report_id"][0] == once["report_id"][1] != once["report_id"][2]
+    assert once["report_id"][0].startswith("id-") and "ACC" not in once["report_id"][0]
+    assert once["patient_id"][1] is None
+    assert pseudonymise_ids(frame, salt="s2")["report_id"][0] != once["report_id"][0]  # the salt matters

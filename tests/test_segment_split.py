@@ -36,6 +36,8 @@ def _modality_codes(modality: list[str | None], exam: list[str | None]) -> list[
         ("Chest, 2 views, frontal and lateral", "xray"),  # IU X-ray exam texts
         ("CHEST 2V FRONTAL/LATERAL", "xray"),
         ("PA and lateral chest x-XXXX", "xray"),
+        ("X Ray Chest", "xray"),
+        ("Plain film chest", "xray"),
         ("ACT score review", "unknown"),  # "CT" inside a word is not CT
         ("Bone densitometry", "unknown"),
         (None, "unknown"),
@@ -43,6 +45,11 @@ def _modality_codes(modality: list[str | None], exam: list[str | None]) -> list[
 )
 def test_exam_text_gives_the_modality(exam, code):
     assert _modality_codes([None], [exam]) == [code]
+
+
+@pytest.mark.parametrize(("code", "modality"), [("PT", "nuclear_medicine"), ("DR", "xray"), ("CR", "xray")])
+def test_dicom_modality_codes(code, modality):
+    assert _modality_codes([code], ["Chest"]) == [modality]
 
 
 def test_modality_column_is_read_before_the_exam_text():
@@ -164,6 +171,9 @@ def test_exam_text_wins_over_report_text():
         ("MR knee left", "lower_extremity"),
         ("XR wrist 3 views", "upper_extremity"),
         ("MG screening bilateral breasts", "breast"),
+        ("US pelvis cervical length", "pelvis"),  # the cervix, not the cervical spine
+        ("XR femoral head", "lower_extremity"),
+        ("CT cervical spine", "spine"),
         ("Outside film", "unknown"),
         (None, "unknown"),
     ],
@@ -194,6 +204,26 @@ def test_a_patient_gets_the_same_split_in_every_modality():
         {p: name for name, frame in split_reports(data, cfg).items() for p in frame["patient_id"]} for data in (mri, ct)
     ]
     assert by_patient[0] == by_patient[1]
+
+
+def test_a_study_with_its_patient_id_on_some_rows_only_stays_in_one_split():
+    rows = 200
+    reports = pl.DataFrame(
+        {
+            "patient_id": [f"P{i // 2}" if i % 2 == 0 else None for i in range(rows)],  # only the first row says it
+            "study_id": [f"S{i // 2}" for i in range(rows)],
+            "report_id": [str(i) for i in range(rows)],
+        }
+    )
+    splits = split_reports(reports, SplitConfig(seed=3))
+    studies = [set(frame["study_id"]) for frame in splits.values()]
+    assert sum(len(s) for s in studies) == rows // 2
+
+
+def test_blank_patient_ids_do_not_form_one_giant_patient():
+    reports = pl.DataFrame({"patient_id": ["  "] * 60, "report_id": [str(i) for i in range(60)]})
+    sizes = {name: frame.height for name, frame in split_reports(reports, SplitConfig(seed=0)).items()}
+    assert sizes["train"] < 60 and sizes["test"] > 0  # each report its own group
 
 
 def test_study_id_groups_when_there_is_no_patient_id():

@@ -73,7 +73,7 @@ def main() -> None:
         + 'R1,CT,CT head,x,"=CMD(""calc"")!A0",Normal.\n'
         + "R2,CT,CT head,x,No bleed.,@SUM(A1:A9)\n"
         + 'R3,CT,"+HYPERLINK(""http://x"")",x,No bleed.,Normal.\n'
-        + "R4,CT,CT head,x,No bleed.,- mild small vessel disease.\n",
+        + "R4,CT,CT head,x,No bleed.,- Cardiomegaly (mild).\n",
     )
     write("nul_bytes.csv", (HEADER + GOOD + "R2,CT,CT head,x,No\x00bleed.,Normal.\n").encode())
     pl.DataFrame(
@@ -115,9 +115,36 @@ def main() -> None:
     (folder / "a.txt").write_text("INDICATION: Knee pain.\nFINDINGS: Small effusion.\nIMPRESSION: Joint effusion.\n")
     (folder / "b.txt").write_bytes("FINDINGS: Hépatomégalie.\r\nCONCLUSION: Foie augmenté.\r\n".encode("cp1252"))
     (folder / "c.txt").write_text("FINDINGS: Lungs clear.\n")
+    (folder / "D.TXT").write_text("FINDINGS: Small nodule.\nIMPRESSION: Pulmonary nodule.\n")  # upper-case suffix
+    (folder / "readme.md").write_text("Exported by the RIS on request 42.\n")  # not a report: listed as skipped
     write("spreadsheet.xlsx", b"PK\x03\x04 not really a workbook")
     write("binary_garbage.csv", bytes(range(256)) * 4)
     write("tabs.tsv", HEADER.replace(",", "\t") + GOOD.replace(",", "\t"))
+    write(
+        "text_column_with_sections_elsewhere.csv",
+        HEADER.strip() + ",text\n" + GOOD.strip() + ",Preliminary read by resident\n",
+    )
+    write(
+        "bom.jsonl",
+        codecs.BOM_UTF8 + b'{"report_id": "R1", "findings": "No bleed.", "impression": "Normal."}\n'
+        b'{"report_id": "R2", "findings": "Small bleed.", "impression": "Hemorrhage."}\n',
+    )
+    pl.DataFrame(
+        {
+            "source_row": [7, 9],
+            "report_id": ["R1", "R2"],
+            "findings": ["No bleed.", "Bleed."],
+            "impression": ["Normal.", "Hemorrhage."],
+        }
+    ).write_parquet(HERE / "own_source_row.parquet")
+    write("no_ids_repeated.csv", "findings,impression\nNo bleed.,Normal.\nNo bleed.,Normal.\nBleed.,Hemorrhage.\n")
+    write(
+        "mostly_utf8.csv",
+        (HEADER + "R1,MR,IRM,x,Épanchement modéré.,Épanchement.\n").encode()
+        + b"R2,MR,IRM,x,Stray byte \x96 here.,Normal.\n",
+    )
+    write("duplicate_header.csv", "report_id,findings,findings,impression\nR1,a,b,Normal.\n")
+    write("form_feed.csv", HEADER + "R1,CT,CT head,x,Page one.\x0cPage two.,Normal.\n")
 
 
 if __name__ == "__main__":
