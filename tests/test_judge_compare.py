@@ -177,7 +177,9 @@ def _outcome(variant_id: str, rouge_l: float, model: str = "tiny-llama", input_c
     scores = {f"{k}_{p}": 0.1 for k in ("rouge1", "rouge2", "rougeL") for p in ("precision", "recall", "f1")}
     scores |= {"rougeL_f1": rouge_l, "bleu": 0.05, "bertscore_precision": 0.8, "bertscore_recall": 0.7}
     scores |= {"bertscore_f1": 0.75, "similarity_all-MiniLM-L6-v2": 0.6, "similarity_RadBERT": 0.9}
-    return VariantOutcome(variant_id, model, input_config, 987.0, 3.2, 41.26, scores, factual_correctness=6.5)
+    return VariantOutcome(
+        variant_id, model, input_config, 987.0, 3.2, 41.26, scores, factual_correctness=6.5, peak_memory_gib=1.234
+    )
 
 
 OUTCOMES = [
@@ -203,6 +205,7 @@ def test_quality_table_follows_the_study():
         "Training time",
         "Generation time",
         "Tokens/s",
+        "Peak memory (GiB)",
         "Factual correctness (judge, trained on SIMULATED reviews)",
         "BERTScore P",
         "BERTScore R",
@@ -217,6 +220,7 @@ def test_quality_table_follows_the_study():
         "16min 27s",
         "3.2s",
         41.3,
+        1.23,
         6.5,
         0.8,
         0.7,
@@ -240,7 +244,7 @@ def test_write_comparison_writes_both_tables_and_the_note(tmp_path):
     assert pl.read_csv(tmp_path / "overlap.csv")["ROUGE-L F1"].to_list() == [0.30, 0.50, 0.30, 0.10]
     text = (tmp_path / "comparison.md").read_text()
     assert text.startswith("# Comparison of the top models\n")
-    assert "| tiny-mistral | Clinical + Findings | b | 16min 27s | 3.2s | 41.30 | 6.50 |" in text
+    assert "| tiny-mistral | Clinical + Findings | b | 16min 27s | 3.2s | 41.30 | 1.23 | 6.50 |" in text
     assert "| Model | Variant | ROUGE-1 P |" in text
     assert "Judge MAE 1.20 on 20 held-out reviews." in text
     png = (tmp_path / "comparison.png").read_bytes()
