@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -254,6 +254,49 @@ class TrackingConfig(StrictModel):
     )
 
 
+class Range(StrictModel):
+    """A continuous range a random sweep samples from."""
+
+    low: float = Field(description="Lower bound.")
+    high: float = Field(description="Upper bound.")
+    log: bool = Field(False, description="Sample uniformly in log space (learning rates).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        ordered = (0 < self.low < self.high) if self.log else (self.low < self.high)
+        if not ordered:
+            raise ValueError("a range needs low < high (and low > 0 when log)")
+        return self
+
+
+class RandomSweep(StrictModel):
+    """n hyper-parameter sets drawn at random (seeded) from `space`."""
+
+    n: int = Field(gt=0, description="How many sets to draw.")
+    seed: int = Field(0, description="Seed of the draws.")
+    space: dict[str, list[Any] | Range] = Field(
+        description="'lora.<field>' or 'train.<field>' -> a list to choose from, or a {low, high, log} range."
+    )
+
+
+class SweepConfig(StrictModel):
+    """Hyper-parameter variants on top of `lora` and `train`: one fine-tune per set x model x input configuration."""
+
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="'lora.<field>' or 'train.<field>' -> values; every combination is one set.",
+    )
+    random: RandomSweep | None = Field(None, description="Sets drawn at random, added to the grid's.")
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_values(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in grid.items():
+            if not values:
+                raise ValueError(f"sweep.grid.{key} needs at least one value")
+        return grid
+
+
 class FaultsConfig(StrictModel):
     """Injected failures, to exercise retries from the Prefect UI (tests and demos only)."""
 
@@ -285,7 +328,15 @@ class Profile(StrictModel):
     review: ReviewConfig = Field(default_factory=ReviewConfig, description="Factual-correctness review.")
     judge: JudgeConfig = Field(default_factory=JudgeConfig, description="Judge model.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow.")
+    sweep: SweepConfig = Field(default_factory=SweepConfig, description="Hyper-parameter sweep (grid and random).")
     faults: FaultsConfig = Field(default_factory=FaultsConfig, description="Injected failures (testing only).")
+
+    @model_validator(mode="after")
+    def _sweep_keys_are_fields(self) -> Profile:
+        from radimpress.variants import hyper_parameter_sets  # checks every key and value by building the configs
+
+        hyper_parameter_sets(self)
+        return self
 
     @field_validator("models")
     @classmethod
