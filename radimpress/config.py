@@ -169,10 +169,15 @@ class TinyBaseConfig(StrictModel):
 
 
 class GenerateConfig(StrictModel):
-    """Batched greedy generation over the test split."""
+    """Batched generation over the test split: greedy by default, beam search or sampling on request."""
 
     max_new_tokens: int = Field(48, gt=0, description="Cap on generated impression tokens.")
-    batch_size: int = Field(32, gt=0, description="Prompts per forward pass.")
+    batch_size: int = Field(64, gt=0, description="Prompts decoded together (similar lengths batched together).")
+    num_beams: int = Field(1, gt=0, description="Beam search width; 1 is greedy (or sampling).")
+    do_sample: bool = Field(False, description="Sample instead of taking the most likely token.")
+    temperature: float = Field(1.0, gt=0, description="Sampling temperature.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
+    seed: int = Field(0, description="Seed of sampling.")
 
 
 class EncoderConfig(StrictModel):
