@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from radimpress.bases import build_tiny_base, load_base_model, load_tokenizer  # noqa: E402
-from radimpress.config import GenerateConfig, TinyBaseConfig  # noqa: E402
+from radimpress.config import GenerateConfig, TinyBaseConfig, load_profile  # noqa: E402
 from radimpress.generate import generate_token_ids  # noqa: E402
 from radimpress.models import MODEL_REGISTRY  # noqa: E402
 from radimpress.synthetic import generate_reports  # noqa: E402
@@ -33,12 +33,14 @@ from radimpress.synthetic import generate_reports  # noqa: E402
 PROMPTS, NEW_TOKENS, MIN_LENGTH, MAX_LENGTH = 512, 64, 40, 160
 
 
-def largest_tiny_model() -> str:
+def largest_smoke_model() -> str:
+    """The largest model the smoke profile fine-tunes."""
+
     def size(name: str) -> int:
         shape = MODEL_REGISTRY[name].tiny
         return shape.num_hidden_layers * shape.hidden_size * (shape.hidden_size + shape.intermediate_size)
 
-    return max((name for name, spec in MODEL_REGISTRY.items() if spec.tiny), key=size)
+    return max(load_profile("smoke").models, key=size)
 
 
 def build_model(folder: Path, name: str, args_steps: int = 60):
@@ -105,7 +107,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=GenerateConfig().batch_size)
     args = parser.parse_args()
     torch.manual_seed(0)
-    name = largest_tiny_model()
+    name = largest_smoke_model()
     with tempfile.TemporaryDirectory() as folder:
         model, tokenizer = build_model(Path(folder), name)
         prompts = realistic_prompts(tokenizer, PROMPTS)

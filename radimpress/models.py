@@ -34,9 +34,13 @@ class BaseModelSpec:
 MODEL_REGISTRY: dict[str, BaseModelSpec] = {
     spec.name: spec
     for spec in (
-        # 0.6M parameters: pretrains in ~20 s on 2 CPU cores, enough to write readable synthetic impressions.
-        BaseModelSpec("tiny-llama", "llama", tiny=TinyShape(128, 2, 4, 1, 384)),  # 4-bit CPU kernels: dims % 64 == 0
-        BaseModelSpec("tiny-mistral", "mistral", tiny=TinyShape(128, 2, 4, 1, 448)),
+        # Offline analogs of the study's five, in the same order of size. 0.6M parameters (tiny-llama) pretrain in
+        # ~20 s on 2 CPU cores, enough to write readable synthetic impressions; 4-bit CPU kernels want dims % 64 == 0.
+        BaseModelSpec("tiny-llama", "llama", tiny=TinyShape(128, 2, 4, 1, 384)),  # ~ Llama 3.2 1B
+        BaseModelSpec("tiny-llama-m", "llama", tiny=TinyShape(192, 3, 8, 2, 576)),  # ~ Llama 3.2 3B
+        BaseModelSpec("tiny-llama-l", "llama", tiny=TinyShape(256, 4, 8, 2, 768)),  # ~ Llama 3.1 8B
+        BaseModelSpec("tiny-mistral", "mistral", tiny=TinyShape(128, 2, 4, 1, 448)),  # ~ Mistral 7B
+        BaseModelSpec("tiny-mistral-l", "mistral", tiny=TinyShape(256, 4, 8, 2, 896)),  # ~ Mistral Small 22B
         BaseModelSpec("llama-3.2-1b", "llama", hub_id="meta-llama/Llama-3.2-1B"),
         BaseModelSpec("llama-3.2-3b", "llama", hub_id="meta-llama/Llama-3.2-3B"),
         BaseModelSpec("llama-3.1-8b", "llama", hub_id="meta-llama/Llama-3.1-8B"),

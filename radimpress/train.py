@@ -202,7 +202,7 @@ def load_quantized_model(base: str | Path):
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise RadimpressError("method qlora needs bitsandbytes: pip install 'radimpress[gpu]'") from None
+        raise RadimpressError("method qlora needs bitsandbytes: pip install bitsandbytes") from None
     gpu = torch.cuda.is_available()
     compute = torch.bfloat16 if gpu and torch.cuda.is_bf16_supported() else torch.float32
     quantization = BitsAndBytesConfig(

@@ -60,7 +60,6 @@ def _generated(model, base: Path) -> list[str]:
 
 @pytest.mark.parametrize("method", ["qlora", "full"])
 def test_method_trains_saves_and_reloads_the_same_model(base, tmp_path, method):
-    pytest.importorskip("bitsandbytes") if method == "qlora" else None
     captured = {}
 
     class Capture(TrainerCallback):

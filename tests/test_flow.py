@@ -206,7 +206,9 @@ def test_changing_one_row_reruns_only_what_depends_on_it(stack, smoke_run, tmp_p
         "columns": {"ground_truth": "ground_truth"},
         "model_modalities": ["mri"],
     }
-    profile = _profile_file(folder, "export", data=data, sweep={})  # one set: the point is caching, not the sweep
+    # Two models, two inputs, one set: the point is caching, not the sweep.
+    small = {"models": ["tiny-llama", "tiny-mistral"], "input_configs": ["findings", "findings_clinical"], "sweep": {}}
+    profile = _profile_file(folder, "export", data=data, **small)
     first = stack.run_deployment(profile)
     assert stack.wait(first) == "COMPLETED"
     # Same reports as the synthetic run: after ingest and segment, the MRI data is byte-identical, so cached.
@@ -239,6 +241,7 @@ def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory
         folder,
         "retry",
         data={"source": "synthetic", "n_reports": 300, "seed": 7, "model_modalities": ["mri"]},
+        models=["tiny-llama", "tiny-mistral"],
         input_configs=["findings_clinical"],
         sweep={},
         tiny_base={"vocab_size": 512, "pretrain_reports": 300, "pretrain_steps": 30},  # fast: quality is not the point

@@ -19,7 +19,7 @@ def _profile(tmp_path, sweep: dict):
 
 def test_smoke_profile_sweeps_at_least_twelve_variants_each_unique():
     variants = expand_variants(load_profile("smoke"))
-    assert len(variants) == 12
+    assert len(variants) == 12  # 3 sets x 2 models x 2 inputs
     assert len({v.variant_id for v in variants}) == 12
     assert {v.train.learning_rate for v in variants} >= {0.003, 0.006}
 
@@ -40,6 +40,20 @@ def test_random_draws_are_seeded_and_inside_the_space(tmp_path):
     other = hyper_parameter_sets(_profile(tmp_path, {"random": {"n": 6, "seed": 4, "space": space}}))
     assert first == again and first != other
     assert all(lora.r in (4, 16) and 1e-4 <= train.learning_rate <= 1e-2 for lora, train in first)
+
+
+def test_tiny_analogs_mirror_the_study_models_at_five_sizes():
+    from radimpress.models import MODEL_REGISTRY
+
+    tiny = {name: spec.tiny for name, spec in MODEL_REGISTRY.items() if spec.tiny}
+    assert len(tiny) == 5
+    assert all(shape.num_attention_heads == 4 * shape.num_key_value_heads for shape in tiny.values())
+
+    def weights(shape) -> int:
+        return shape.num_hidden_layers * shape.hidden_size * (2 * shape.hidden_size + 3 * shape.intermediate_size)
+
+    assert weights(tiny["tiny-llama"]) < weights(tiny["tiny-llama-m"]) < weights(tiny["tiny-llama-l"])
+    assert weights(tiny["tiny-mistral"]) < weights(tiny["tiny-mistral-l"])
 
 
 def test_no_sweep_is_one_set(tmp_path):
