@@ -99,6 +99,7 @@ def run_pandas(path: str) -> dict:
 
     warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular expression")
 
+    from radimpress.config import CANONICAL_COLUMNS
     from radimpress.eda import NORMAL, NOT_NORMAL, SENTENCE_BREAK, STOP_WORDS, WORD
     from radimpress.segment import BODY_PARTS, MODALITY_PATTERNS, TEXT_PATTERNS
 
@@ -143,16 +144,7 @@ def run_pandas(path: str) -> dict:
     frame["reason"] = pd.Series(pd.NA, index=frame.index, dtype="str")
     for reason, broken in rules:
         frame.loc[frame["reason"].isna() & broken, "reason"] = reason
-    content = [
-        "report_id",
-        "patient_id",
-        "study_id",
-        "modality",
-        "exam",
-        "clinical_information",
-        "findings",
-        "impression",
-    ]
+    content = list(CANONICAL_COLUMNS)
     usable = frame["reason"].isna()
     repeat = frame[usable].duplicated(subset=content, keep="first")
     frame.loc[repeat[repeat].index, "reason"] = "duplicate_report"
