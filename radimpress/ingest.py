@@ -15,7 +15,7 @@ import polars as pl
 from radimpress import synthetic
 from radimpress.config import CANONICAL_COLUMNS, ColumnMapping, DataConfig
 from radimpress.errors import InputDataError
-from radimpress.readers import TEXT_COLUMN, read_source
+from radimpress.readers import TEXT_COLUMN, no_unreadable_rows, read_source
 from radimpress.sections import has_sections, split_sections_expr
 from radimpress.validation import check_kept, tag_reasons
 
@@ -48,7 +48,7 @@ def ingest(cfg: DataConfig, work_dir: Path | None = None) -> IngestResult:
         with tempfile.TemporaryDirectory(prefix="radimpress-ingest-") as folder:
             return ingest(cfg, Path(folder))
     if cfg.source == "synthetic":
-        raw, unreadable, notes = _synthetic(cfg), _no_rows(), {"encoding": "utf-8"}
+        raw, unreadable, notes = _synthetic(cfg), no_unreadable_rows(), {"encoding": "utf-8"}
     else:
         export = read_source(cfg.path, cfg.format, cfg.encoding, work_dir)
         columns = _with_text_column(cfg.columns, export)
@@ -201,10 +201,6 @@ def _notes(export, columns: ColumnMapping, raw: pl.DataFrame) -> dict[str, objec
     return notes | ({"skipped_files": list(export.skipped)} if export.skipped else {})
 
 
-def _no_rows() -> pl.DataFrame:
-    return pl.DataFrame(schema={"source_row": pl.UInt32, "reason": pl.String, "detail": pl.String})
-
-
 def quarantine_unusable(
     reports: pl.DataFrame, max_section_chars: int = 20_000, unreadable: pl.DataFrame | None = None
 ) -> IngestResult:
@@ -218,7 +214,7 @@ def quarantine_unusable(
     order = [*CANONICAL_COLUMNS, *(["ground_truth"] if "ground_truth" in tagged.columns else []), "source_row"]
     kept = check_kept(tagged.filter(pl.col("reason").is_null()).select(order), max_section_chars)
     quarantine = tagged.filter(pl.col("reason").is_not_null()).select(*order, "reason")
-    lines = _no_rows() if unreadable is None else unreadable
+    lines = no_unreadable_rows() if unreadable is None else unreadable
     lines = lines.select(pl.col("source_row").cast(tagged.schema["source_row"]), "reason", "detail")
     quarantine = pl.concat([quarantine, lines], how="diagonal").sort("source_row")
     return IngestResult(reports=kept, quarantine=quarantine, rows_in=reports.height + lines.height)

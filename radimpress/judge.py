@@ -16,7 +16,7 @@ from radimpress.config import JudgeConfig, ReviewConfig
 from radimpress.errors import ReviewScoresMissingError
 from radimpress.io import write_json
 from radimpress.review import RubricWeights, review_frame
-from radimpress.train import finetune_lora
+from radimpress.train import finetune
 
 SCORES = tuple(range(11))
 REVIEW_COLUMNS = ("variant_id", "report_id", "modality", "findings", "reference", "generated")
@@ -94,7 +94,7 @@ def train_judge(base: str | Path, reviewed: pl.DataFrame, cfg: JudgeConfig, out_
     holdout, training = shuffled.head(n_holdout), shuffled.tail(shuffled.height - n_holdout)
     prompts = [judge_prompt(r, g) for r, g in zip(training["reference"], training["generated"], strict=True)]
     targets = [f" {round(s)}" for s in training["score"]]
-    result = finetune_lora(base, prompts, targets, cfg.lora, cfg.train, out_dir)
+    result = finetune(base, prompts, targets, cfg.lora, cfg.train, out_dir)
     predicted = predict_scores(base, result.adapter_dir, holdout["reference"].to_list(), holdout["generated"].to_list())
     truth = holdout["score"].to_list()
     mean = training["score"].mean()

@@ -59,12 +59,12 @@ def read_source(path: Path, fmt: str = "auto", encoding: str = "auto", work_dir:
     if not _head(path).strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise InputDataError(f"{path} is empty")
     if fmt == "parquet":
-        return Export(_scan_parquet(path), _no_unreadable(), "parquet", fmt)
+        return Export(_scan_parquet(path), no_unreadable_rows(), "parquet", fmt)
     encoding = detect_encoding(path) if encoding == "auto" else encoding
     text_path = path if encoding == "utf-8" else transcode_to_utf8(path, encoding, work_dir or Path.cwd())
     if fmt == "jsonl":
         return _read_jsonl(text_path, encoding)
-    return Export(_scan_csv(text_path, "\t" if fmt == "tsv" else ",", path), _no_unreadable(), encoding, fmt)
+    return Export(_scan_csv(text_path, "\t" if fmt == "tsv" else ",", path), no_unreadable_rows(), encoding, fmt)
 
 
 def _check_encoding_name(encoding: str) -> None:
@@ -256,7 +256,7 @@ def _read_text_folder(folder: Path, encoding: str) -> Export:
             TEXT_COLUMN: texts,
         }
     )
-    return Export(frame.lazy(), _no_unreadable(), "+".join(sorted(used)), "text_folder", skipped)
+    return Export(frame.lazy(), no_unreadable_rows(), "+".join(sorted(used)), "text_folder", skipped)
 
 
 def _decode_file(file: Path, encoding: str) -> tuple[str, str]:
@@ -273,7 +273,8 @@ def _unreadable_frame(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def _no_unreadable() -> pl.DataFrame:
+def no_unreadable_rows() -> pl.DataFrame:
+    """An empty frame of unreadable lines (source_row, reason, detail)."""
     return _unreadable_frame([])
 
 

@@ -118,14 +118,14 @@ def finetune_stage(
 ) -> Path:
     """adapter/ (PEFT format, with its tokenizer) and train.json (time, loss curve)."""
     from radimpress.bases import load_tokenizer
-    from radimpress.train import finetune_lora
+    from radimpress.train import finetune
 
     out = stage_dir("finetune", variant, base, train_path)
     fail_if_injected(out, failures)
     train = read_frame(train_path)
     prompts = build_prompts(train, variant.input_config, load_tokenizer(base))
     targets = [build_target(text) for text in train["impression"]]
-    finetune_lora(base, prompts, targets, variant.lora, variant.train, out, on_progress)
+    finetune(base, prompts, targets, variant.lora, variant.train, out, on_progress)
     write_json({"base": base, "base_revision": _base_revision(base), **variant.params()}, out / "variant.json")
     return out
 

@@ -77,9 +77,6 @@ def finetune(
     return with_oom_backoff(attempt, train.batch_size, train.gradient_accumulation_steps, train.oom_backoffs)
 
 
-finetune_lora = finetune  # the name the first releases used
-
-
 def with_oom_backoff(attempt: Callable[[int, int], T], batch_size: int, accumulation: int, max_backoffs: int) -> T:
     """Call `attempt(batch_size, accumulation)`; on CUDA out-of-memory halve the batch, double the accumulation, retry.
 

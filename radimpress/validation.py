@@ -100,18 +100,6 @@ def content_rules(max_section_chars: int) -> list[Rule]:
     ]
 
 
-DUPLICATE_RULES = {
-    "duplicate_report": "an exact repeat of an earlier row (same id and text): the first is kept",
-    "duplicate_id": "the id is used by rows with different text: none is trusted",
-}
-
-
-def reason_meanings(max_section_chars: int = 20_000) -> dict[str, str]:
-    """Every reason code and what it means (for the EDA and the docs)."""
-    meanings = {rule.reason: rule.meaning for rule in content_rules(max_section_chars)}
-    return {"unparseable_line": "a line of the export no parser could read", **meanings, **DUPLICATE_RULES}
-
-
 def tag_reasons(reports: pl.DataFrame, max_section_chars: int) -> pl.DataFrame:
     """`reports` with a `reason` column: the first rule each row breaks, null for a usable row.
 

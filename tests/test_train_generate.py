@@ -16,7 +16,7 @@ from radimpress.generate import generate_texts, load_finetuned
 from radimpress.models import MODEL_REGISTRY
 from radimpress.prompts import INSTRUCTION, build_prompt, build_prompts, build_target
 from radimpress.synthetic import generate_reports
-from radimpress.train import IGNORE_INDEX, TrainResult, collate, finetune_lora, tokenize_pairs
+from radimpress.train import IGNORE_INDEX, TrainResult, collate, finetune, tokenize_pairs
 
 TINY_MODELS = ("tiny-llama", "tiny-mistral")
 VOCAB_SIZE = 512
@@ -62,7 +62,7 @@ def trained(request, tmp_path_factory) -> Trained:
     progress: list[float] = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(train, "get_peft_model", attach_lora_and_remember)
-        result = finetune_lora(base, prompts, targets, LORA, TRAIN, folder / "finetune", progress.append)
+        result = finetune(base, prompts, targets, LORA, TRAIN, folder / "finetune", progress.append)
     return Trained(base, result, seen["model"].eval(), seen["before"], progress)
 
 
