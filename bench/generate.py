@@ -8,6 +8,10 @@
 
 Greedy outputs of (a) and (b) are asserted identical (end-of-sequence is ignored so every prompt gets 64 tokens).
 Targets: (b) at least 10x (a), and (b) at least 50% of (c). Both ratios are printed last.
+
+(b) / (c) compares new tokens with forward positions, but each prompt's 40-160 tokens also take a position, so
+for this mix (about 100 prompt tokens per 64 new) even a generator at (c)'s rate for every position reaches only
+~39%. The bench prints that bound and (b)'s rate over all positions, which is the like-for-like efficiency.
 """
 
 from __future__ import annotations
@@ -129,8 +133,18 @@ def main() -> None:
     print(f"(c) plain forward pass (ceiling):                   {ceiling:10,.0f} tokens/s")
     print(f"greedy outputs of (a) and (b): {'identical' if not differ else f'{differ} of {len(prompts)} DIFFER'}")
     assert not differ, "radimpress's batched greedy decoding must give the one-at-a-time tokens"
+    prompt_tokens = sum(len(p) for p in prompts)
+    positions = (
+        prompt_tokens + new_tokens
+    ) / ours_seconds  # every prompt and new token is one position through the model
     print(f"(b) / (a): {b / a:.1f}x (target >= 10x)")
-    print(f"(b) / (c): {100 * b / ceiling:.0f}% of the forward ceiling (target >= 50%)")
+    print(
+        f"(b) all positions (prompt + new): {positions:10,.0f} tokens/s = {100 * positions / ceiling:.0f}% of (c)\n"
+        f"    a generator running every position at (c)'s rate would reach "
+        f"{100 * new_tokens / (prompt_tokens + new_tokens):.0f}% in new tokens: "
+        f"{prompt_tokens:,} prompt tokens go through the model too"
+    )
+    print(f"(b) / (c): {100 * b / ceiling:.0f}% of the forward ceiling in new tokens (target >= 50%)")
 
 
 if __name__ == "__main__":

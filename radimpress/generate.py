@@ -103,7 +103,7 @@ def _generate_batch(
             eos_token_id=tokenizer.eos_token_id,
         )
         rows = output[:, input_ids.shape[1] :].tolist()
-    return [_until_eos(row, eos_id) for row in rows]
+    return [until_eos(row, eos_id) for row in rows]
 
 
 def left_pad(batch_ids: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,13 +127,14 @@ def greedy_decode(
     """Greedy decoding with a KV cache and nothing else per step: one forward, an argmax, an append.
 
     `model.generate` spends most of a small model's step in logits processors, stopping criteria and cache
-    bookkeeping; this loop gives the same tokens for a fraction of the overhead. Finished rows keep decoding
-    (masked later at EOS) so the batch shape never changes, and the loop ends when every row is finished.
+    bookkeeping; this loop gives the same tokens for a fraction of the overhead. Rows that reach end-of-sequence
+    leave the batch once a quarter of it has finished (impressions differ a lot in length, so most of a batch
+    would otherwise keep decoding padding for its longest member); the loop ends when every row is finished.
     """
     from transformers import DynamicCache
 
-    batch = input_ids.shape[0]
-    cache = {_cache_argument(model): DynamicCache()}
+    cache = DynamicCache()
+    cache_argument = {_cache_argument(model): cache}
     positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     logits = model(
         input_ids=input_ids,
@@ -141,34 +142,41 @@ def greedy_decode(
         position_ids=positions,
         use_cache=True,
         logits_to_keep=1,  # the prompt's other positions need no vocabulary projection
-        **cache,
+        **cache_argument,
     ).logits[:, -1]
-    next_position = positions[:, -1:] + 1
-    mask = attention_mask
-    generated = torch.empty((batch, max_new_tokens), dtype=torch.long, device=input_ids.device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=input_ids.device)
+    # Rows still decoding, as indices into the original batch; finished rows' remaining slots stay end-of-sequence.
+    rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+    generated = torch.full((len(rows), max_new_tokens), -1 if eos_id is None else eos_id, device=rows.device)
+    next_position, mask = positions[:, -1:] + 1, attention_mask
+    finished = torch.zeros(len(rows), dtype=torch.bool, device=rows.device)
     steps = 0
     for step in range(max_new_tokens):
         token = logits.argmax(-1)
-        generated[:, step] = token
+        generated[rows, step] = token
         steps = step + 1
         if eos_id is not None:
             finished |= token == eos_id
-            if bool(finished.all()):
+            done = int(finished.sum())
+            if done == len(rows) or step + 1 == max_new_tokens:
                 break
-        if step + 1 == max_new_tokens:
+            if 4 * done >= len(rows):
+                keep = (~finished).nonzero().squeeze(-1)
+                cache.batch_select_indices(keep)
+                rows, token, mask, next_position = rows[keep], token[keep], mask[keep], next_position[keep]
+                finished = finished[keep]
+        elif step + 1 == max_new_tokens:
             break
-        mask = torch.cat([mask, mask.new_ones((batch, 1))], dim=1)
+        mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
         logits = model(
             input_ids=token[:, None],
             attention_mask=mask,
             position_ids=next_position,
             use_cache=True,
-            **cache,
+            **cache_argument,
         ).logits[:, -1]
         next_position = next_position + 1
     return generated[:, :steps].tolist()
 
 
-def _until_eos(tokens: list[int], eos_id: int | None) -> list[int]:
+def until_eos(tokens: list[int], eos_id: int | None) -> list[int]:
     return tokens[: tokens.index(eos_id)] if eos_id is not None and eos_id in tokens else tokens

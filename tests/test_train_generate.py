@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from radimpress import train
 from radimpress.bases import build_tiny_base, load_base_model, load_tokenizer
 from radimpress.config import GenerateConfig, LoraConfig, TinyBaseConfig, TrainConfig
-from radimpress.generate import generate_texts, load_finetuned
+from radimpress.generate import until_eos, generate_texts, greedy_decode, left_pad, load_finetuned
 from radimpress.models import MODEL_REGISTRY
 from radimpress.prompts import INSTRUCTION, build_prompt, build_prompts, build_target
 from radimpress.synthetic import generate_reports
@@ -258,3 +258,23 @@ def test_beam_search_and_seeded_sampling_are_configurable(trained):
     sampled = run(do_sample=True, temperature=1.5, seed=1)
     assert sampled == run(do_sample=True, temperature=1.5, seed=1)  # seeded: reproducible
     assert sampled != greedy  # a hot temperature leaves the greedy path
+
+
+def test_rows_that_finish_leave_the_batch_and_the_rest_decode_unchanged(trained):
+    """Take a token some rows produce early as end-of-sequence: they drop out, and every row keeps its greedy tokens."""
+    tokenizer = load_tokenizer(trained.result.adapter_dir)
+    encoded = [_ids(tokenizer, p) for p in build_prompts(TEST_ROWS, "findings", tokenizer)]
+    input_ids, mask = left_pad(encoded, tokenizer.pad_token_id, "cpu")
+    full = greedy_decode(trained.model, input_ids, mask, 12, eos_id=None)
+    stop = max({row[2] for row in full}, key=lambda t: sum(t in row[:4] for row in full))  # early in several rows
+    assert any(stop not in row[:4] for row in full), "need rows that keep decoding"
+    batch_sizes: list[int] = []
+    hook = trained.model.register_forward_pre_hook(
+        lambda module, args, kwargs: batch_sizes.append(kwargs["input_ids"].shape[0]), with_kwargs=True
+    )
+    try:
+        stopped = greedy_decode(trained.model, input_ids, mask, 12, eos_id=stop)
+    finally:
+        hook.remove()
+    assert min(batch_sizes) < len(encoded)  # finished rows really left the batch
+    assert [until_eos(row, stop) for row in stopped] == [until_eos(row, stop) for row in full]
