@@ -39,7 +39,7 @@ def capstone(profile: str = "smoke") -> str:
 
     variants = expand_variants(cfg)
     bases = {
-        (m, model): prepare_base.submit(model, splits[m]["train"], cfg.tiny_base, cfg.model_paths)
+        (m, model): prepare_base.submit(model, splits[m]["train"], cfg.tiny_base, cfg.model_paths, cfg.hub)
         for m in cfg.data.model_modalities
         for model in cfg.models
     }
@@ -64,7 +64,9 @@ def capstone(profile: str = "smoke") -> str:
     top = select_top(variants, scores, cfg.select)
     top_generations = [generations[i] for i in top]
     # The judge starts from its model's base for the first modality (built above when it is also fine-tuned).
-    judge_base = prepare_base(cfg.judge.model, splits[variants[0].modality]["train"], cfg.tiny_base, cfg.model_paths)
+    judge_base = prepare_base(
+        cfg.judge.model, splits[variants[0].modality]["train"], cfg.tiny_base, cfg.model_paths, cfg.hub
+    )
     judge_dir = train_judge(review_sample(top_generations, cfg.review), cfg.judge, judge_base)
     judged = judge_variant.map(unmapped(judge_dir), top_generations)
     judged_baselines = judge_variant.map(unmapped(judge_dir), baseline_outputs)

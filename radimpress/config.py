@@ -302,6 +302,37 @@ class SweepConfig(StrictModel):
         return grid
 
 
+class HubConfig(StrictModel):
+    """Where the study's pretrained models come from. Access tokens never live in a profile: gated models read
+    HF_TOKEN from the environment, else the Prefect Secret block named by `token_secret`."""
+
+    ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="model name -> Hugging Face id to use instead of the registry's (an instruct variant, a mirror).",
+    )
+    revisions: dict[str, str] = Field(
+        default_factory=dict,
+        description="model name -> Hub revision to pin (commit hash, tag or branch); unpinned models use 'main'.",
+    )
+    download: bool = Field(
+        False,
+        description="Download a pretrained model missing from the Hugging Face cache when the run starts "
+        "(needs the Hub reachable); off, a missing model fails the run at once with the command to fetch it.",
+    )
+    token_secret: str = Field(
+        "hf-token", description="Prefect Secret block with a Hub token for gated models; HF_TOKEN wins when set."
+    )
+
+    @field_validator("ids", "revisions")
+    @classmethod
+    def _pretrained_models_only(cls, by_model: dict[str, str]) -> dict[str, str]:
+        for name in by_model:
+            _check_model_name(name)
+            if MODEL_REGISTRY[name].tiny is not None:
+                raise ValueError(f"'{name}' is built offline and has no Hub id or revision")
+        return by_model
+
+
 class FaultsConfig(StrictModel):
     """Injected failures, to exercise retries from the Prefect UI (tests and demos only)."""
 
@@ -323,6 +354,7 @@ class Profile(StrictModel):
         default_factory=dict,
         description="model name -> local folder, for models not in the Hugging Face cache.",
     )
+    hub: HubConfig = Field(default_factory=HubConfig, description="Hugging Face ids, pinned revisions, downloads.")
     input_configs: list[InputConfig] = Field(["findings_clinical"], min_length=1, description="Prompt inputs.")
     tiny_base: TinyBaseConfig = Field(default_factory=TinyBaseConfig, description="Offline tiny bases.")
     lora: LoraConfig = Field(default_factory=LoraConfig, description="Adapter of every fine-tune.")
@@ -347,6 +379,13 @@ class Profile(StrictModel):
     @classmethod
     def _known_models(cls, names: list[str]) -> list[str]:
         return [_check_model_name(name) for name in names]
+
+    @field_validator("model_paths")
+    @classmethod
+    def _known_model_paths(cls, paths: dict[str, str]) -> dict[str, str]:
+        for name in paths:
+            _check_model_name(name)
+        return paths
 
     @field_validator("models", "input_configs")
     @classmethod

@@ -17,6 +17,7 @@ from radimpress.baselines import BaselineSpec
 from radimpress.config import (
     DataConfig,
     GenerateConfig,
+    HubConfig,
     JudgeConfig,
     ReviewConfig,
     ScoreConfig,
@@ -91,11 +92,16 @@ def split_stage(dataset: Path, cfg: SplitConfig) -> dict[str, Path]:
 
 
 def base_stage(
-    model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, str], on_progress: Progress = None
+    model: str,
+    train_path: Path,
+    cfg: TinyBaseConfig,
+    model_paths: dict[str, str],
+    hub: HubConfig | None = None,
+    on_progress: Progress = None,
 ) -> str:
     """A base ready to fine-tune: a tiny one pretrained offline, or where the pretrained weights are."""
     if not models.is_tiny(model):
-        return models.resolve_pretrained(model, model_paths)
+        return models.resolve_pretrained(model, model_paths, hub)
     from radimpress.bases import build_tiny_base, pretraining_corpus
 
     out = stage_dir("base", model, train_path, cfg)

@@ -31,8 +31,22 @@ from tasks.caching import cached
 def load_config(profile: str) -> Profile:
     """Load and validate the profile; check every pretrained model is on this machine before any work."""
     loaded = config.load_profile(profile)
-    models.check_available([*loaded.models, loaded.judge.model], loaded.model_paths)
+    token = models.hub_token(hub_token_from_secret(loaded.hub.token_secret) if loaded.hub.download else None)
+    models.check_available([*loaded.models, loaded.judge.model], loaded.model_paths, loaded.hub, token)
     return loaded
+
+
+def hub_token_from_secret(block_name: str) -> str | None:
+    """The Hub token kept in the Prefect Secret block `block_name` (None when there is no such block).
+
+    The token stays inside this task: it is never a task parameter, result or log line.
+    """
+    from prefect.blocks.system import Secret
+
+    try:
+        return str(Secret.load(block_name).get())
+    except ValueError:  # no block of that name
+        return None
 
 
 @task(

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import task
 
 from radimpress import bases, generate, io, models, prompts, stages, synthetic, train
-from radimpress.config import GenerateConfig, TinyBaseConfig
+from radimpress.config import GenerateConfig, HubConfig, TinyBaseConfig
 from radimpress.variants import VariantSpec
 from tasks.caching import cached
 from tasks.progress import progress_reporter
@@ -22,10 +22,10 @@ from tasks.progress import progress_reporter
     persist_result=True,
     task_run_name="base-{model}",
 )
-def prepare_base(model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, str]) -> str:
+def prepare_base(model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, str], hub: HubConfig) -> str:
     """A base to fine-tune: a tiny model pretrained offline, or where the pretrained weights are."""
     report = progress_reporter(f"pretrain {model}") if models.is_tiny(model) else None
-    return stages.base_stage(model, train_path, cfg, model_paths, report)
+    return stages.base_stage(model, train_path, cfg, model_paths, hub, report)
 
 
 @task(

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from radimpress import train
 from radimpress.bases import build_tiny_base, load_base_model, load_tokenizer
 from radimpress.config import GenerateConfig, LoraConfig, TinyBaseConfig, TrainConfig
-from radimpress.generate import until_eos, generate_texts, greedy_decode, left_pad, load_finetuned
+from radimpress.generate import generate_texts, greedy_decode, left_pad, load_finetuned, until_eos
 from radimpress.models import MODEL_REGISTRY
 from radimpress.prompts import INSTRUCTION, build_prompt, build_prompts, build_target
 from radimpress.synthetic import generate_reports
