@@ -144,6 +144,11 @@ class TrainConfig(StrictModel):
         1, gt=0, description="Micro-batches per optimizer step (doubled when the micro-batch is halved)."
     )
     max_length: int = Field(256, ge=16, description="Prompt + impression tokens; longer prompts are cut from the left.")
+    packing: bool = Field(
+        False,
+        description="Pack whole examples into rows of max_length tokens; attention and positions restart at each "
+        "example, so none sees another. Less padding, fewer steps per epoch (batch_size then counts rows).",
+    )
     precision: Literal["auto", "fp32"] = Field(
         "auto", description="auto: bf16 where the GPU supports it, fp32 on CPU; fp32 always."
     )

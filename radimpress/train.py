@@ -70,9 +70,12 @@ def finetune(
     """
     tokenizer = load_tokenizer(base)
     examples = tokenize_pairs(tokenizer, prompts, targets, train.max_length)
+    rows = pack_examples(examples, train.max_length) if train.packing else examples
 
     def attempt(batch_size: int, accumulation: int) -> TrainResult:
-        return _train(base, tokenizer, examples, lora, train, out_dir, batch_size, accumulation, on_progress, callbacks)
+        return _train(
+            base, tokenizer, rows, len(examples), lora, train, out_dir, batch_size, accumulation, on_progress, callbacks
+        )
 
     return with_oom_backoff(attempt, train.batch_size, train.gradient_accumulation_steps, train.oom_backoffs)
 
@@ -105,7 +108,7 @@ def _free_memory() -> None:
 
 
 def _train(
-    base, tokenizer, examples, lora, train, out_dir, batch_size, accumulation, on_progress, callbacks
+    base, tokenizer, rows, n_examples, lora, train, out_dir, batch_size, accumulation, on_progress, callbacks
 ) -> TrainResult:
     set_seed(train.seed)  # before the adapter exists: LoRA's initial weights come from torch's global RNG
     with PeakMemory() as peak:
@@ -113,7 +116,7 @@ def _train(
         trainer = Trainer(
             model=model,
             args=_arguments(train, out_dir / "trainer", batch_size, accumulation, model.device.type == "cpu"),
-            train_dataset=examples,
+            train_dataset=rows,
             data_collator=lambda batch: collate(batch, tokenizer.pad_token_id),
             callbacks=[*([_ProgressCallback(on_progress)] if on_progress else []), *(callbacks or [])],
         )
@@ -127,13 +130,14 @@ def _train(
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     resumed = int(Path(checkpoint).name.split("-")[-1]) if checkpoint else 0
     result = TrainResult(
-        adapter_dir, seconds, losses, len(examples), resumed, batch_size, accumulation, round(peak.gib, 3)
+        adapter_dir, seconds, losses, n_examples, resumed, batch_size, accumulation, round(peak.gib, 3)
     )
     write_json(
         {
             "train_seconds": seconds,
             "losses": losses,
-            "n_examples": len(examples),
+            "n_examples": n_examples,
+            "n_rows": len(rows),
             "resumed_from_step": resumed,
             "batch_size": batch_size,
             "gradient_accumulation_steps": accumulation,
@@ -250,9 +254,39 @@ def tokenize_pairs(tokenizer, prompts: list[str], targets: list[str], max_length
     return examples
 
 
+def pack_examples(examples: list[dict], max_length: int) -> list[dict]:
+    """Whole examples packed first-fit-decreasing into rows of at most `max_length` tokens.
+
+    Positions restart at every example: with no attention mask, transformers reads the restarts as sequence
+    boundaries and keeps each example's attention inside itself. Each example's first token is never a label,
+    so no example learns to predict its first token from the one before it.
+    """
+    rows: list[dict] = []
+    for example in sorted(examples, key=lambda e: -len(e["input_ids"])):
+        size = len(example["input_ids"])
+        row = next((r for r in rows if len(r["input_ids"]) + size <= max_length), None)
+        if row is None:
+            row = {"input_ids": [], "labels": [], "position_ids": []}
+            rows.append(row)
+        row["input_ids"] += example["input_ids"]
+        row["labels"] += [IGNORE_INDEX, *example["labels"][1:]]
+        row["position_ids"] += list(range(size))
+    return rows
+
+
 def collate(batch: list[dict], pad_id: int) -> dict:
-    """Right-pad a batch for training; padding is masked out of attention and loss."""
+    """Right-pad a batch for training; padding is masked out of attention and loss.
+
+    Packed rows carry position ids instead of an attention mask; their padding is one more sequence of its own.
+    """
     width = max(len(example["input_ids"]) for example in batch)
+    if "position_ids" in batch[0]:
+        return {
+            "input_ids": torch.tensor([e["input_ids"] + [pad_id] * (width - len(e["input_ids"])) for e in batch]),
+            "labels": torch.tensor([e["labels"] + [IGNORE_INDEX] * (width - len(e["labels"])) for e in batch]),
+            "position_ids": torch.tensor([e["position_ids"] + list(range(width - len(e["input_ids"]))) for e in batch]),
+            "use_cache": False,  # with a cache, transformers would not look for the packed sequences' boundaries
+        }
 
     def pad(values: list[int], fill: int) -> list[int]:
         return values + [fill] * (width - len(values))

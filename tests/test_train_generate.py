@@ -16,7 +16,7 @@ from radimpress.generate import generate_texts, greedy_decode, left_pad, load_fi
 from radimpress.models import MODEL_REGISTRY
 from radimpress.prompts import INSTRUCTION, build_prompt, build_prompts, build_target
 from radimpress.synthetic import generate_reports
-from radimpress.train import IGNORE_INDEX, TrainResult, collate, finetune, tokenize_pairs
+from radimpress.train import IGNORE_INDEX, TrainResult, collate, finetune, pack_examples, tokenize_pairs
 
 TINY_MODELS = ("tiny-llama", "tiny-mistral")
 VOCAB_SIZE = 512
@@ -278,3 +278,49 @@ def test_rows_that_finish_leave_the_batch_and_the_rest_decode_unchanged(trained)
         hook.remove()
     assert min(batch_sizes) < len(encoded)  # finished rows really left the batch
     assert [until_eos(row, stop) for row in stopped] == [until_eos(row, stop) for row in full]
+
+
+def _packing_examples(tokenizer) -> list[dict]:
+    prompts = build_prompts(TRAIN_ROWS, "findings_clinical", tokenizer)
+    return tokenize_pairs(tokenizer, prompts, [build_target(t) for t in TRAIN_ROWS["impression"]], 256)
+
+
+def test_packing_keeps_every_token_and_every_label_in_fewer_rows(tokenizer):
+    examples = _packing_examples(tokenizer)
+    rows = pack_examples(examples, 256)
+    assert len(rows) < len(examples)
+    assert all(len(row["input_ids"]) <= 256 for row in rows)
+    assert sorted(t for r in rows for t in r["input_ids"]) == sorted(t for e in examples for t in e["input_ids"])
+    trained_on = sum(label != IGNORE_INDEX for e in examples for label in e["labels"])
+    assert sum(label != IGNORE_INDEX for r in rows for label in r["labels"]) == trained_on
+    assert sum(r["position_ids"].count(0) for r in rows) == len(examples)  # positions restart at every example
+
+
+def test_a_packed_example_sees_only_itself(trained):
+    """Logits in a packed row equal the example's own; with positions that do not restart, they do not."""
+    tokenizer = load_tokenizer(trained.result.adapter_dir)
+    examples = _packing_examples(tokenizer)
+    row = max(pack_examples(examples, 256), key=lambda r: r["position_ids"].count(0))
+    batch = collate([row], tokenizer.pad_token_id)
+    with torch.no_grad():
+        packed = trained.model(**{k: v for k, v in batch.items() if k != "labels"}).logits[0]
+        starts = [i for i, p in enumerate(row["position_ids"]) if p == 0] + [len(row["input_ids"])]
+        for start, end in zip(starts, starts[1:], strict=False):
+            alone = trained.model(input_ids=torch.tensor([row["input_ids"][start:end]])).logits[0]
+            torch.testing.assert_close(packed[start:end], alone, atol=1e-4, rtol=1e-4)
+        run_on = trained.model(input_ids=batch["input_ids"], use_cache=False).logits[0]
+    assert len(starts) > 2  # at least two examples share the row
+    assert not torch.allclose(run_on[starts[1] : starts[2]], packed[starts[1] : starts[2]], atol=1e-3)
+
+
+def test_packed_fine_tune_takes_fewer_steps_on_the_same_examples(tmp_path, trained):
+    packed_train = TRAIN.model_copy(update={"packing": True, "batch_size": 2, "max_length": 256})
+    unpacked_train = TRAIN.model_copy(update={"batch_size": 2, "max_length": 256})
+    prompts = build_prompts(TRAIN_ROWS, "findings_clinical", load_tokenizer(trained.base))
+    targets = [build_target(text) for text in TRAIN_ROWS["impression"]]
+    packed = finetune(trained.base, prompts, targets, LORA, packed_train, tmp_path / "packed")
+    unpacked = finetune(trained.base, prompts, targets, LORA, unpacked_train, tmp_path / "unpacked")
+    assert packed.n_examples == unpacked.n_examples == TRAIN_ROWS.height
+    assert len(packed.losses) < len(unpacked.losses)
+    assert all(math.isfinite(loss) for loss in packed.losses)
+    assert json.loads((tmp_path / "packed" / "train.json").read_text())["n_rows"] < TRAIN_ROWS.height
