@@ -34,9 +34,18 @@ INPUT_LABELS = {
 }
 
 
-def top_k_indices(values: list[float], top_k: int) -> list[int]:
-    """Positions of the `top_k` largest values, best first; ties keep the input order."""
-    return sorted(range(len(values)), key=lambda i: -values[i])[:top_k]
+def top_k_indices(values: list[float], top_k: int, groups: list[str] | None = None) -> list[int]:
+    """Positions of the `top_k` largest values, best first; ties keep the input order.
+
+    With `groups` (a model name per value), only the best position of each group can be chosen.
+    """
+    ranked = sorted(range(len(values)), key=lambda i: -values[i])
+    if groups is not None:
+        best_of_group = {}
+        for i in ranked:
+            best_of_group.setdefault(groups[i], i)
+        ranked = list(best_of_group.values())
+    return ranked[:top_k]
 
 
 def format_duration(seconds: float) -> str:

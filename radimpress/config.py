@@ -214,6 +214,11 @@ class SelectConfig(StrictModel):
 
     top_k: int = Field(5, gt=0, description="How many variants go on to review, judge and comparison.")
     metric: str = Field("rougeL_f1", description="Score to rank variants by (higher is better).")
+    per_model: bool = Field(
+        True,
+        description="Rank only each model's best variant, as the study compared its top models one configuration "
+        "each; false ranks every variant, so one model may take several places.",
+    )
 
 
 class RubricConfig(StrictModel):

@@ -41,8 +41,10 @@ def score(generation_dir: Path, cfg: ScoreConfig) -> Path:
 
 @task(cache_policy=NO_CACHE)
 def select_top(variants: list[VariantSpec], scores_paths: list[Path], cfg: SelectConfig) -> list[int]:
-    """Indices of the top-k variants by the selection metric."""
-    return compare.top_k_indices([io.read_json(path)["values"][cfg.metric] for path in scores_paths], cfg.top_k)
+    """Indices of the top-k variants by the selection metric (each model's best only, with `per_model`)."""
+    values = [io.read_json(path)["values"][cfg.metric] for path in scores_paths]
+    groups = [variant.model for variant in variants] if cfg.per_model else None
+    return compare.top_k_indices(values, cfg.top_k, groups)
 
 
 @task(cache_policy=cached(stages, judge, review, synthetic, io), persist_result=True)

@@ -190,6 +190,14 @@ OUTCOMES = [
 ]
 
 
+def test_top_k_per_model_keeps_only_each_models_best():
+    values = [0.30, 0.50, 0.45, 0.20, 0.40]
+    models = ["llama", "llama", "mistral", "mistral", "llama-m"]
+    assert top_k_indices(values, 5, models) == [1, 2, 4]
+    assert top_k_indices(values, 2, models) == [1, 2]
+    assert top_k_indices(values, 5) == [1, 2, 4, 0, 3]
+
+
 def test_top_k_indices_by_metric_with_stable_ties():
     values = [o.scores["rougeL_f1"] for o in OUTCOMES]
     assert [OUTCOMES[i].variant_id for i in top_k_indices(values, 3)] == ["b", "a", "c"]
