@@ -4,7 +4,8 @@
   (b) radimpress's generation (length-sorted batches, left padding, KV cache, a lean greedy loop),
   (c) the same model's plain forward pass over a large batch: tokens/s that decoding cannot beat (the ceiling).
 
-    .venv/bin/python bench/generate.py
+    .venv/bin/python bench/generate.py                      # the largest smoke model
+    .venv/bin/python bench/generate.py --model tiny-mistral # any tiny analog
 
 Greedy outputs of (a) and (b) are asserted identical (end-of-sequence is ignored so every prompt gets 64 tokens).
 Targets: (b) at least 10x (a), and (b) at least 50% of (c). Both ratios are printed last.
@@ -109,9 +110,10 @@ def _timed(call) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch-size", type=int, default=GenerateConfig().batch_size)
+    parser.add_argument("--model", choices=sorted(n for n in MODEL_REGISTRY if MODEL_REGISTRY[n].tiny), default=None)
     args = parser.parse_args()
     torch.manual_seed(0)
-    name = largest_smoke_model()
+    name = args.model or largest_smoke_model()
     with tempfile.TemporaryDirectory() as folder:
         model, tokenizer = build_model(Path(folder), name)
         prompts = realistic_prompts(tokenizer, PROMPTS)

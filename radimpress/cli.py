@@ -19,6 +19,10 @@ def _check(args: argparse.Namespace) -> None:
 
     profile = load_profile(args.profile)
     check_available([*profile.models, profile.judge.model], profile.model_paths, profile.hub, hub_token())
+    if profile.generate.backend == "vllm":
+        from radimpress.vllm_backend import require_vllm
+
+        require_vllm()
     result = ingest(profile.data)
     kept, quarantined = result.reports.height, result.quarantine.height
     reasons = result.quarantine.group_by("reason").len().sort("reason").iter_rows()

@@ -177,12 +177,25 @@ class GenerateConfig(StrictModel):
     """Batched generation over the test split: greedy by default, beam search or sampling on request."""
 
     max_new_tokens: int = Field(48, gt=0, description="Cap on generated impression tokens.")
+    backend: Literal["transformers", "vllm"] = Field(
+        "transformers",
+        description="transformers: runs everywhere, the tested reference; vllm: GPU only, one engine per base "
+        "serving every adapter (multi-LoRA), needs `pip install vllm`; greedy or sampling, no beam search.",
+    )
     batch_size: int = Field(64, gt=0, description="Prompts decoded together (similar lengths batched together).")
     num_beams: int = Field(1, gt=0, description="Beam search width; 1 is greedy (or sampling).")
     do_sample: bool = Field(False, description="Sample instead of taking the most likely token.")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
     seed: int = Field(0, description="Seed of sampling.")
+
+    @model_validator(mode="after")
+    def _vllm_has_no_beam_search(self) -> GenerateConfig:
+        if self.backend == "vllm" and self.num_beams > 1:
+            raise ValueError(
+                "generate.backend 'vllm' runs greedy or sampling; beam search needs backend 'transformers'"
+            )
+        return self
 
 
 class EncoderConfig(StrictModel):

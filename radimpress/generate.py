@@ -39,8 +39,13 @@ def load_finetuned(base: str | Path, adapter_dir: Path):
     else:
         frozen = load_quantized_model(base) if method == "qlora" else load_base_model(base)
         model = PeftModel.from_pretrained(frozen, str(adapter_dir))
+    return model.eval(), finetuned_tokenizer(base, adapter_dir)
+
+
+def finetuned_tokenizer(base: str | Path, adapter_dir: Path):
+    """The tokenizer saved with the fine-tune (a tiny base's), else the base model's."""
     has_tokenizer = (Path(adapter_dir) / "tokenizer_config.json").is_file()
-    return model.eval(), load_tokenizer(adapter_dir if has_tokenizer else base)
+    return load_tokenizer(adapter_dir if has_tokenizer else base)
 
 
 @torch.inference_mode()
@@ -55,7 +60,11 @@ def generate_texts(
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     started = time.perf_counter()
     generated = generate_token_ids(model, tokenizer, encoded, cfg, on_progress)
-    seconds = time.perf_counter() - started
+    return decoded_result(tokenizer, generated, time.perf_counter() - started)
+
+
+def decoded_result(tokenizer, generated: list[list[int]], seconds: float) -> GenerationResult:
+    """Texts without special tokens, with the time and the count of new tokens (end-of-sequence not counted)."""
     texts = [tokenizer.decode(tokens, skip_special_tokens=True).strip() for tokens in generated]
     return GenerationResult(texts, seconds, sum(len(tokens) for tokens in generated))
 

@@ -150,9 +150,15 @@ def generate_stage(
     out = stage_dir("generate", variant, base, finetune_dir, test_path, cfg)
     test = read_frame(test_path)
     with PeakMemory() as peak:
-        model, tokenizer = load_finetuned(base, finetune_dir / "adapter")
-        prompts = build_prompts(test, variant.input_config, tokenizer)
-        result = generate_texts(model, tokenizer, prompts, cfg, on_progress)
+        if cfg.backend == "vllm":
+            from radimpress.vllm_backend import generate_texts_with_vllm
+
+            prompts_for = lambda tokenizer: build_prompts(test, variant.input_config, tokenizer)  # noqa: E731
+            result = generate_texts_with_vllm(base, finetune_dir / "adapter", prompts_for, cfg)
+        else:
+            model, tokenizer = load_finetuned(base, finetune_dir / "adapter")
+            prompts = build_prompts(test, variant.input_config, tokenizer)
+            result = generate_texts(model, tokenizer, prompts, cfg, on_progress)
     generations = test.with_columns(
         pl.lit(variant.variant_id).alias("variant_id"),
         pl.col("impression").alias("reference"),

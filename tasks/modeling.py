@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import task
 
-from radimpress import bases, generate, io, models, prompts, stages, synthetic, train
+from radimpress import bases, generate, io, models, prompts, stages, synthetic, train, vllm_backend
 from radimpress.config import GenerateConfig, HubConfig, TinyBaseConfig
 from radimpress.variants import VariantSpec
 from tasks.caching import cached
@@ -46,7 +46,7 @@ def finetune(variant: VariantSpec, base: str, train_path: Path, failures: int = 
     tags=["gpu"],
     retries=1,
     retry_delay_seconds=5,
-    cache_policy=cached(stages, generate, bases, prompts, io),
+    cache_policy=cached(stages, generate, vllm_backend, bases, prompts, io),
     persist_result=True,
     task_run_name="generate-{variant.variant_id}",
 )
