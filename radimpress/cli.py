@@ -15,14 +15,10 @@ from radimpress.errors import RadimpressError
 def _check(args: argparse.Namespace) -> None:
     from radimpress.config import load_profile
     from radimpress.ingest import ingest
-    from radimpress.models import check_available, hub_token
+    from radimpress.models import hub_token, preflight
 
     profile = load_profile(args.profile)
-    check_available([*profile.models, profile.judge.model], profile.model_paths, profile.hub, hub_token())
-    if profile.generate.backend == "vllm":
-        from radimpress.vllm_backend import require_vllm
-
-        require_vllm()
+    preflight(profile, hub_token())
     result = ingest(profile.data)
     kept, quarantined = result.reports.height, result.quarantine.height
     reasons = result.quarantine.group_by("reason").len().sort("reason").iter_rows()

@@ -57,10 +57,15 @@ def generate_texts(
     on_progress: Callable[[float], None] | None = None,
 ) -> GenerationResult:
     """Greedy completions of `prompts`, decoded without the prompt and special tokens."""
-    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    encoded = encode_prompts(tokenizer, prompts)
     started = time.perf_counter()
     generated = generate_token_ids(model, tokenizer, encoded, cfg, on_progress)
     return decoded_result(tokenizer, generated, time.perf_counter() - started)
+
+
+def encode_prompts(tokenizer, prompts: list[str]) -> list[list[int]]:
+    """Token ids of each prompt as built (the prompt templates already hold any special tokens they need)."""
+    return [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
 
 
 def decoded_result(tokenizer, generated: list[list[int]], seconds: float) -> GenerationResult:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from radimpress.errors import ModelUnavailableError
 
 if TYPE_CHECKING:
-    from radimpress.config import HubConfig
+    from radimpress.config import HubConfig, Profile
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,15 @@ def check_available(
             if not (hub and hub.download) or name in local_paths:
                 raise
             download_pretrained(name, hub, token)
+
+
+def preflight(profile: Profile, token: str | None = None) -> None:
+    """Everything a run needs from this machine before any work: its models, and vLLM if the profile asks for it."""
+    check_available([*profile.models, profile.judge.model], profile.model_paths, profile.hub, token)
+    if profile.generate.backend == "vllm":
+        from radimpress.vllm_backend import require_vllm
+
+        require_vllm()
 
 
 def download_pretrained(name: str, hub: HubConfig, token: str | None) -> str:

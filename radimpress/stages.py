@@ -151,10 +151,12 @@ def generate_stage(
     test = read_frame(test_path)
     with PeakMemory() as peak:
         if cfg.backend == "vllm":
+            from radimpress.generate import finetuned_tokenizer
             from radimpress.vllm_backend import generate_texts_with_vllm
 
-            prompts_for = lambda tokenizer: build_prompts(test, variant.input_config, tokenizer)  # noqa: E731
-            result = generate_texts_with_vllm(base, finetune_dir / "adapter", prompts_for, cfg)
+            tokenizer = finetuned_tokenizer(base, finetune_dir / "adapter")
+            prompts = build_prompts(test, variant.input_config, tokenizer)
+            result = generate_texts_with_vllm(base, finetune_dir / "adapter", tokenizer, prompts, cfg)
         else:
             model, tokenizer = load_finetuned(base, finetune_dir / "adapter")
             prompts = build_prompts(test, variant.input_config, tokenizer)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,14 +66,13 @@ def max_lora_rank(adapter_dir: Path) -> int:
 
 
 def generate_texts_with_vllm(
-    base: str | Path, adapter_dir: Path, prompts_for: Callable[[object], list[str]], cfg: GenerateConfig
+    base: str | Path, adapter_dir: Path, tokenizer, prompts: list[str], cfg: GenerateConfig
 ) -> GenerationResult:
-    """Completions of the prompts `prompts_for(tokenizer)` builds, decoded as the transformers backend decodes them."""
-    from radimpress.generate import decoded_result, finetuned_tokenizer, until_eos
+    """Completions of `prompts`, tokenised and decoded exactly as the transformers backend does."""
+    from radimpress.generate import decoded_result, encode_prompts, until_eos
     from radimpress.train import saved_method
 
-    tokenizer = finetuned_tokenizer(base, adapter_dir)
-    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts_for(tokenizer)]
+    encoded = encode_prompts(tokenizer, prompts)
     generated, seconds = generate_token_ids_with_vllm(base, adapter_dir, saved_method(adapter_dir), encoded, cfg)
     return decoded_result(tokenizer, [until_eos(tokens, tokenizer.eos_token_id) for tokens in generated], seconds)
 

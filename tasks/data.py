@@ -22,7 +22,6 @@ from radimpress import (
     stages,
     synthetic,
     validation,
-    vllm_backend,
 )
 from radimpress.config import DataConfig, Profile, SplitConfig
 from tasks.caching import cached
@@ -33,9 +32,7 @@ def load_config(profile: str) -> Profile:
     """Load and validate the profile; check every pretrained model is on this machine before any work."""
     loaded = config.load_profile(profile)
     token = models.hub_token(hub_token_from_secret(loaded.hub.token_secret) if loaded.hub.download else None)
-    models.check_available([*loaded.models, loaded.judge.model], loaded.model_paths, loaded.hub, token)
-    if loaded.generate.backend == "vllm":
-        vllm_backend.require_vllm()
+    models.preflight(loaded, token)
     return loaded
 
 
