@@ -34,7 +34,7 @@ def build_export(path: Path, rows: int, chunk: int = 50_000) -> Path:
     text), 1% blank findings, 0.5% rows exported twice, and patient ids shared by up to three reports."""
     import polars as pl
 
-    from radimpress import synthetic
+    from radimpress.sim import synthetic
 
     parts = []
     for start in range(0, rows, chunk):
@@ -68,10 +68,10 @@ def build_export(path: Path, rows: int, chunk: int = 50_000) -> Path:
 def run_radimpress(path: str) -> dict:
     import polars as pl
 
-    from radimpress import eda
     from radimpress.config import DataConfig
-    from radimpress.ingest import ingest
-    from radimpress.segment import with_modality
+    from radimpress.data import eda
+    from radimpress.data.ingest import ingest
+    from radimpress.data.segment import with_modality
 
     started = time.perf_counter()
     result = ingest(DataConfig(source="file", path=Path(path)), work_dir=Path(path).parent)
@@ -100,8 +100,8 @@ def run_pandas(path: str) -> dict:
     warnings.filterwarnings("ignore", message="This pattern is interpreted as a regular expression")
 
     from radimpress.config import CANONICAL_COLUMNS
-    from radimpress.eda import NORMAL, NOT_NORMAL, SENTENCE_BREAK, STOP_WORDS, WORD
-    from radimpress.segment import BODY_PARTS, MODALITY_PATTERNS, TEXT_PATTERNS
+    from radimpress.data.eda import NORMAL, NOT_NORMAL, SENTENCE_BREAK, STOP_WORDS, WORD
+    from radimpress.data.segment import BODY_PARTS, MODALITY_PATTERNS, TEXT_PATTERNS
 
     started = time.perf_counter()
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])

@@ -29,11 +29,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from radimpress.bases import build_tiny_base, load_base_model, load_tokenizer  # noqa: E402
 from radimpress.config import GenerateConfig, TinyBaseConfig, load_profile  # noqa: E402
-from radimpress.generate import generate_token_ids  # noqa: E402
-from radimpress.models import MODEL_REGISTRY  # noqa: E402
-from radimpress.synthetic import generate_reports  # noqa: E402
+from radimpress.config.catalog import MODEL_REGISTRY  # noqa: E402
+from radimpress.modeling.generate import generate_token_ids  # noqa: E402
+from radimpress.modeling.loading import load_base_model, load_tokenizer  # noqa: E402
+from radimpress.sim.synthetic import generate_reports  # noqa: E402
+from radimpress.sim.tiny import build_tiny_base  # noqa: E402
 
 PROMPTS, NEW_TOKENS, MIN_LENGTH, MAX_LENGTH = 512, 64, 40, 160
 

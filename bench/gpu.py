@@ -23,7 +23,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from radimpress.generate import greedy_decode  # noqa: E402
+from radimpress.modeling.generate import greedy_decode  # noqa: E402
 
 SHAPES = {  # the published configs of the study's smallest and largest Llama
     "llama-3.2-1b": dict(

@@ -11,8 +11,8 @@ import sys
 from prefect import flow, unmapped
 from prefect.futures import PrefectFuture, wait
 
-from radimpress.baselines import BASELINES, BaselineSpec
-from radimpress.variants import expand_variants
+from radimpress.config.variants import expand_variants
+from radimpress.evaluation.baselines import BASELINES, BaselineSpec
 from tasks.data import explore, ingest_reports, load_config, segment_reports, split_dataset
 from tasks.evaluation import compare_top, judge_variant, review_sample, run_baseline, score, select_top, train_judge
 from tasks.modeling import finetune, generate_impressions, prepare_base

@@ -14,8 +14,8 @@ from radimpress.errors import RadimpressError
 
 def _check(args: argparse.Namespace) -> None:
     from radimpress.config import load_profile
-    from radimpress.ingest import ingest
-    from radimpress.models import hub_token, preflight
+    from radimpress.data.ingest import ingest
+    from radimpress.modeling.registry import hub_token, preflight
 
     profile = load_profile(args.profile)
     preflight(profile, hub_token())
@@ -27,7 +27,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _synthesize(args: argparse.Namespace) -> None:
-    from radimpress.synthetic import generate_reports
+    from radimpress.sim.synthetic import generate_reports
 
     frame = generate_reports(args.n, args.seed)
     path = Path(args.output)

@@ -1,35 +1,21 @@
-"""Cache policies: a task's key is its inputs by content, its own source, and the source of the library it calls."""
+"""Cache policies: a task caches under its stage's own key (the name of the stage's folder), plus its own source.
+
+The key is derived, never listed by hand: the stage's inputs by content, the source of every library module the
+stage reaches, and the versions of the libraries that shape results (`radimpress.stages.keys`).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-from types import ModuleType
+from collections.abc import Callable
 from typing import Any
 
 from prefect.cache_policies import TASK_SOURCE, CacheKeyFnPolicy, CachePolicy
 
-from radimpress.io import digest_json
 
-
-def content_inputs(exclude: tuple[str, ...] = ()) -> CachePolicy:
-    """Like Prefect's INPUTS, but a Path counts by the digest of its content, not its name.
-
-    So editing an input file re-runs the task, and an unchanged file under a new name does not.
-    """
+def stage_cache(stage_fn: Callable[..., Any]) -> CachePolicy:
+    """Cache a task that calls `stage_fn` with its own parameters under that stage's key."""
 
     def key(_context: Any, parameters: dict[str, Any]) -> str:
-        return digest_json({name: value for name, value in parameters.items() if name not in exclude})
+        return stage_fn.key(**parameters)
 
-    return CacheKeyFnPolicy(cache_key_fn=key)
-
-
-def library_source(*modules: ModuleType) -> CachePolicy:
-    """The source of the library modules a task calls: changing the method invalidates its results."""
-    digest = hashlib.sha256("".join(inspect.getsource(m) for m in modules).encode()).hexdigest()
-    return CacheKeyFnPolicy(cache_key_fn=lambda _context, _parameters: digest)
-
-
-def cached(*modules: ModuleType, exclude: tuple[str, ...] = ()) -> CachePolicy:
-    """Inputs by content + task source + library source."""
-    return content_inputs(exclude) + TASK_SOURCE + library_source(*modules)
+    return CacheKeyFnPolicy(cache_key_fn=key) + TASK_SOURCE

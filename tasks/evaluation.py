@@ -7,78 +7,67 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from radimpress import (
-    baselines,
-    bases,
-    compare,
-    generate,
-    io,
-    judge,
-    markdown,
-    metrics,
-    review,
-    stages,
-    synthetic,
-    train,
-)
-from radimpress.baselines import BaselineSpec
 from radimpress.config import JudgeConfig, ReviewConfig, ScoreConfig, SelectConfig
-from radimpress.variants import VariantSpec
-from tasks.caching import cached
+from radimpress.config.variants import VariantSpec
+from radimpress.evaluation.baselines import BaselineSpec
+from radimpress.evaluation.compare import top_k_indices
+from radimpress.files import read_json
+from radimpress.stages.baseline import baseline_stage
+from radimpress.stages.compare import compare_stage
+from radimpress.stages.judge import judge_score_stage, judge_train_stage
+from radimpress.stages.review import review_stage
+from radimpress.stages.score import score_stage
+from tasks.caching import stage_cache
 
 
-@task(cache_policy=cached(stages, baselines, io), persist_result=True, task_run_name="{baseline.variant_id}")
+@task(cache_policy=stage_cache(baseline_stage), persist_result=True, task_run_name="{baseline.variant_id}")
 def run_baseline(baseline: BaselineSpec, train_path: Path, test_path: Path) -> Path:
     """A baseline's impressions for the test split, in the same files as a fine-tuned variant's."""
-    return stages.baseline_stage(baseline, train_path, test_path)
+    return baseline_stage(baseline, train_path, test_path)
 
 
-@task(cache_policy=cached(stages, metrics, io), persist_result=True)
+@task(cache_policy=stage_cache(score_stage), persist_result=True)
 def score(generation_dir: Path, cfg: ScoreConfig) -> Path:
     """ROUGE, BLEU, BERTScore and embedding similarity of one variant's impressions."""
-    return stages.score_stage(generation_dir, cfg)
+    return score_stage(generation_dir, cfg)
 
 
 @task(cache_policy=NO_CACHE)
 def select_top(variants: list[VariantSpec], scores_paths: list[Path], cfg: SelectConfig) -> list[int]:
     """Indices of the top-k variants by the selection metric (each model's best only, with `per_model`)."""
-    values = [io.read_json(path)["values"][cfg.metric] for path in scores_paths]
+    values = [read_json(path)["values"][cfg.metric] for path in scores_paths]
     groups = [variant.model for variant in variants] if cfg.per_model else None
-    return compare.top_k_indices(values, cfg.top_k, groups)
+    return top_k_indices(values, cfg.top_k, groups)
 
 
-@task(cache_policy=cached(stages, judge, review, synthetic, io), persist_result=True)
+@task(cache_policy=stage_cache(review_stage), persist_result=True)
 def review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
     """Factual-correctness scores on a sample of the top variants' impressions (reviewers, or simulated)."""
-    return stages.review_stage(generation_dirs, cfg)
+    return review_stage(generation_dirs, cfg)
 
 
-@task(
-    tags=["gpu"],
-    retries=1,
-    retry_delay_seconds=5,
-    cache_policy=cached(stages, judge, train, generate, bases, io),
-    persist_result=True,
-)
-def train_judge(review_dir: Path, cfg: JudgeConfig, base: str) -> Path:
+@task(tags=["gpu"], retries=1, retry_delay_seconds=5, cache_policy=stage_cache(judge_train_stage), persist_result=True)
+def train_judge(review_dir: Path, cfg: JudgeConfig, base: Path) -> Path:
     """Fine-tune the factual-correctness judge on the reviewed sample."""
-    return stages.judge_train_stage(review_dir, cfg, base)
+    return judge_train_stage(review_dir, cfg, base)
 
 
 @task(
     tags=["gpu"],
     retries=1,
     retry_delay_seconds=5,
-    cache_policy=cached(stages, judge, generate, bases, io),
+    cache_policy=stage_cache(judge_score_stage),
     persist_result=True,
     task_run_name="judge-{generation_dir.name}",
 )
 def judge_variant(judge_dir: Path, generation_dir: Path) -> Path:
     """The judge's factual correctness of one variant's test-set impressions."""
-    return stages.judge_score_stage(judge_dir, generation_dir)
+    return judge_score_stage(judge_dir, generation_dir)
 
 
-@task(cache_policy=cached(stages, compare, markdown, io), persist_result=True)
+# Not cached by Prefect: it reads the run facts (times) of the folders it compares, which are outside their keys;
+# its own stage folder is keyed by them and makes a repeat instant.
+@task(cache_policy=NO_CACHE)
 def compare_top(top: list[dict[str, Path]], variants: list[VariantSpec | BaselineSpec], judge_dir: Path) -> Path:
     """The study's two tables for the top variants and the baselines, as CSV and Markdown."""
-    return stages.compare_stage(top, variants, judge_dir)
+    return compare_stage(top, variants, judge_dir)

@@ -21,9 +21,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from radimpress.config import Profile
-from radimpress.io import data_dir, read_frame, read_json, write_frame
-from radimpress.phi import pseudonymise_ids, redact_frame
-from radimpress.variants import VariantSpec
+from radimpress.config.variants import VariantSpec
+from radimpress.data.phi import pseudonymise_ids, redact_frame
+from radimpress.files import RUN_FACTS, data_dir, read_frame, read_json, write_frame
 
 # MLflow's sqlite store is not safe for concurrent writers; mapped tasks run in threads.
 _LOCK = threading.Lock()
@@ -108,8 +108,8 @@ def log_variant(
 ) -> str:
     """Nested run of one variant: parameters, loss curve, scores, timings, and the adapter as artifacts."""
     train, generation, scores = (
-        read_json(finetune_dir / "train.json"),
-        read_json(generation_dir / "generation.json"),
+        read_json(finetune_dir / RUN_FACTS),
+        read_json(generation_dir / RUN_FACTS),
         read_json(scores_path),
     )
     with _LOCK:

@@ -47,8 +47,8 @@ def later():
 
 
 def test_library_modules_are_found():
-    names = {path.name for path in MODULES}
-    assert {"config.py", "train.py", "stages.py", "cli.py"} <= names
+    names = {path.relative_to(LIBRARY).as_posix() for path in MODULES}
+    assert {"config/schema.py", "modeling/train.py", "stages/store.py", "cli.py"} <= names
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(LIBRARY)))

@@ -1,0 +1,46 @@
+"""The models radimpress knows by name: the study's five and their tiny offline analogs (data only).
+
+A tiny analog keeps its family's architecture class and its ratio of attention heads to KV heads
+(Llama 3: 4 query heads per KV head; Mistral: 4 as well), so the same code paths run on CPU as on a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TinyShape:
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    intermediate_size: int
+
+
+@dataclass(frozen=True)
+class BaseModelSpec:
+    name: str
+    family: str  # "llama" or "mistral": picks the config and model class
+    hub_id: str | None = None  # None: built offline from `tiny`
+    tiny: TinyShape | None = None
+
+
+MODEL_REGISTRY: dict[str, BaseModelSpec] = {
+    spec.name: spec
+    for spec in (
+        # Offline analogs of the study's five, in the same order of size, all 2 layers deep: width is what grows, so
+        # the smoke profile can pretrain and fine-tune all five on 2 CPU cores (14 s to 40 s of pretraining each).
+        # 4-bit CPU kernels want hidden and MLP sizes % 64 == 0.
+        BaseModelSpec("tiny-llama", "llama", tiny=TinyShape(128, 2, 4, 1, 384)),  # ~ Llama 3.2 1B
+        BaseModelSpec("tiny-llama-m", "llama", tiny=TinyShape(192, 2, 8, 2, 576)),  # ~ Llama 3.2 3B
+        BaseModelSpec("tiny-llama-l", "llama", tiny=TinyShape(256, 2, 8, 2, 768)),  # ~ Llama 3.1 8B
+        BaseModelSpec("tiny-mistral", "mistral", tiny=TinyShape(128, 2, 4, 1, 448)),  # ~ Mistral 7B
+        BaseModelSpec("tiny-mistral-l", "mistral", tiny=TinyShape(256, 2, 8, 2, 896)),  # ~ Mistral Small 22B
+        BaseModelSpec("llama-3.2-1b", "llama", hub_id="meta-llama/Llama-3.2-1B"),
+        BaseModelSpec("llama-3.2-3b", "llama", hub_id="meta-llama/Llama-3.2-3B"),
+        BaseModelSpec("llama-3.1-8b", "llama", hub_id="meta-llama/Llama-3.1-8B"),
+        BaseModelSpec("mistral-7b", "mistral", hub_id="mistralai/Mistral-7B-v0.3"),
+        BaseModelSpec("mistral-small-22b", "mistral", hub_id="mistralai/Mistral-Small-Instruct-2409"),
+    )
+}

@@ -1,0 +1,216 @@
+"""Fine-tuning of a causal LM on (prompt, target) pairs, with the loss on the target tokens only.
+
+Three methods: LoRA (adapters on a frozen base), QLoRA (adapters on a 4-bit nf4 base through bitsandbytes; it
+runs on CPU too) and full fine-tuning. Training saves a checkpoint every `checkpoint_steps` optimizer steps into
+`out_dir/trainer`; a fine-tune started again on the same folder (a Prefect retry after a crash) resumes from the
+last one. A CUDA out-of-memory error halves the micro-batch and doubles gradient accumulation, so the effective
+batch (and the step count) stay the same and the checkpoints stay valid.
+
+Reads top to bottom: tokenizer -> examples -> (back-off loop) -> model -> trainer -> train -> save.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+from peft import LoraConfig as PeftLoraConfig
+from peft import get_peft_model, prepare_model_for_kbit_training
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+
+from radimpress.config import LoraConfig, TrainConfig
+from radimpress.errors import RadimpressError
+from radimpress.files import RUN_FACTS, write_json
+from radimpress.modeling.loading import load_base_model, load_quantized_model, load_tokenizer, save_weights
+from radimpress.modeling.packing import collate, pack_examples, tokenize_pairs
+from radimpress.modeling.resources import PeakMemory
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class TrainingOutOfMemory(RadimpressError):
+    """Out of GPU memory even at the smallest micro-batch the back-off allows."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    adapter_dir: Path  # the adapter (lora, qlora) or the whole model (full)
+    train_seconds: float
+    losses: list[float]  # training loss at every optimizer step, including steps before a resume
+    n_examples: int
+    resumed_from_step: int = 0
+    batch_size: int = 0  # the micro-batch that fit
+    gradient_accumulation_steps: int = 1
+    peak_memory_gib: float = 0.0
+
+
+def finetune(
+    base: str | Path,
+    prompts: list[str],
+    targets: list[str],
+    lora: LoraConfig,
+    train: TrainConfig,
+    out_dir: Path,
+    on_progress: Callable[[float], None] | None = None,
+    callbacks: list[TrainerCallback] | None = None,
+) -> TrainResult:
+    """Fine-tune `base` and save the adapter (or model) with its tokenizer to `out_dir/adapter`.
+
+    Raises:
+        TrainingOutOfMemory: CUDA ran out of memory even after `train.oom_backoffs` halvings of the micro-batch.
+    """
+    tokenizer = load_tokenizer(base)
+    examples = tokenize_pairs(tokenizer, prompts, targets, train.max_length)
+    rows = pack_examples(examples, train.max_length) if train.packing else examples
+
+    def attempt(batch_size: int, accumulation: int) -> TrainResult:
+        return _train(
+            base, tokenizer, rows, len(examples), lora, train, out_dir, batch_size, accumulation, on_progress, callbacks
+        )
+
+    return with_oom_backoff(attempt, train.batch_size, train.gradient_accumulation_steps, train.oom_backoffs)
+
+
+def with_oom_backoff(attempt: Callable[[int, int], T], batch_size: int, accumulation: int, max_backoffs: int) -> T:
+    """Call `attempt(batch_size, accumulation)`; on CUDA out-of-memory halve the batch, double the accumulation, retry.
+
+    Raises:
+        TrainingOutOfMemory: still out of memory after `max_backoffs` halvings, or at a micro-batch of 1.
+    """
+    for backoff in range(max_backoffs + 1):
+        try:
+            return attempt(batch_size, accumulation)
+        except torch.cuda.OutOfMemoryError as exc:
+            _free_memory()
+            if backoff == max_backoffs or batch_size == 1:
+                raise TrainingOutOfMemory(
+                    f"CUDA out of memory at micro-batch {batch_size} (after {backoff} halvings); "
+                    "lower train.max_length or train.batch_size, or use method qlora"
+                ) from exc
+            log.warning("CUDA out of memory at micro-batch %d: retrying at %d", batch_size, batch_size // 2)
+            batch_size, accumulation = batch_size // 2, accumulation * 2
+    raise AssertionError("unreachable")
+
+
+def _free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _train(
+    base, tokenizer, rows, n_examples, lora, train, out_dir, batch_size, accumulation, on_progress, callbacks
+) -> TrainResult:
+    set_seed(train.seed)  # before the adapter exists: LoRA's initial weights come from torch's global RNG
+    with PeakMemory() as peak:
+        model = trainable_model(base, lora, train.method)
+        trainer = Trainer(
+            model=model,
+            args=_arguments(train, out_dir / "trainer", batch_size, accumulation, model.device.type == "cpu"),
+            train_dataset=rows,
+            data_collator=lambda batch: collate(batch, tokenizer.pad_token_id),
+            callbacks=[*([_ProgressCallback(on_progress)] if on_progress else []), *(callbacks or [])],
+        )
+        trainer.remove_callback(PrinterCallback)  # the loss curve goes to run.json and MLflow, not to the log
+        checkpoint = last_complete_checkpoint(out_dir / "trainer")
+        started = time.perf_counter()
+        trainer.train(resume_from_checkpoint=checkpoint)
+        seconds = time.perf_counter() - started
+    adapter_dir = save_weights(model, tokenizer, train.method, out_dir / "adapter")
+    shutil.rmtree(out_dir / "trainer", ignore_errors=True)  # checkpoints only serve a resume; weights are saved
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    resumed = int(Path(checkpoint).name.split("-")[-1]) if checkpoint else 0
+    result = TrainResult(
+        adapter_dir, seconds, losses, n_examples, resumed, batch_size, accumulation, round(peak.gib, 3)
+    )
+    write_json(
+        {
+            "train_seconds": seconds,
+            "losses": losses,
+            "n_examples": n_examples,
+            "n_rows": len(rows),
+            "resumed_from_step": resumed,
+            "batch_size": batch_size,
+            "gradient_accumulation_steps": accumulation,
+            "peak_memory_gib": result.peak_memory_gib,
+            "memory_scope": peak.scope,
+        },
+        out_dir / RUN_FACTS,
+    )
+    return result
+
+
+CHECKPOINT_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt")  # the trainer writes the state last
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest checkpoint the trainer finished writing; a kill while saving leaves a newer, partial one behind."""
+    candidates = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1]), reverse=True)
+    for checkpoint in candidates:
+        if all((checkpoint / name).is_file() for name in CHECKPOINT_FILES):
+            return str(checkpoint)
+        shutil.rmtree(checkpoint, ignore_errors=True)  # partial: the resumed run writes it again
+    return None
+
+
+def _arguments(train: TrainConfig, folder: Path, batch_size: int, accumulation: int, cpu: bool) -> TrainingArguments:
+    bf16 = train.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return TrainingArguments(
+        output_dir=str(folder),
+        num_train_epochs=train.epochs,
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=accumulation,
+        learning_rate=train.learning_rate,
+        lr_scheduler_type=train.lr_scheduler,
+        warmup_steps=train.warmup_ratio,  # transformers 5: a float below 1 is a share of the steps
+        weight_decay=train.weight_decay,
+        bf16=bf16,
+        logging_steps=1,
+        save_strategy="steps" if train.checkpoint_steps else "no",
+        save_steps=train.checkpoint_steps or 500,
+        save_total_limit=2,  # the last two: a kill while writing one leaves the other
+        report_to="none",
+        seed=train.seed,
+        disable_tqdm=True,
+        use_cpu=cpu,
+    )
+
+
+def trainable_model(base: str | Path, lora: LoraConfig, method: str):
+    """The model the optimiser sees: the base with LoRA adapters (on a 4-bit base for qlora), or the whole base."""
+    if method == "full":
+        return load_base_model(base)
+    if method == "qlora":
+        model = prepare_model_for_kbit_training(load_quantized_model(base), use_gradient_checkpointing=False)
+    else:
+        model = load_base_model(base)
+    return get_peft_model(model, _peft_config(lora))
+
+
+def _peft_config(lora: LoraConfig) -> PeftLoraConfig:
+    return PeftLoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
+
+
+class _ProgressCallback(TrainerCallback):
+    """Reports the percentage of optimizer steps done (the Prefect task shows it in the UI)."""
+
+    def __init__(self, report: Callable[[float], None]):
+        self.report = report
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.max_steps:
+            self.report(100.0 * state.global_step / state.max_steps)

@@ -1,0 +1,117 @@
+"""Optional vLLM generation backend for GPU users (`generate.backend: vllm`).
+
+One engine per base model serves every fine-tune of that base: each variant's adapter is a `LoRARequest` on the
+shared engine (multi-LoRA), so a sweep of 50 variants loads the 8B weights once, not 50 times. QLoRA adapters go
+onto the base quantised with bitsandbytes, as they were trained; a fully fine-tuned model gets an engine of its own.
+
+vLLM is a CUDA-only dependency and is not installed by default: `pip install vllm` on the GPU worker. A profile
+that asks for it on a machine without it fails when the run starts, with one line saying so. The test suite checks
+that message and the mapping of the profile's settings; it cannot run an engine (no GPU in CI). The transformers
+backend is the reference: its greedy tokens are tested to survive batching and the round trip through MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from radimpress.config import GenerateConfig
+from radimpress.errors import RadimpressError
+
+if TYPE_CHECKING:
+    from radimpress.modeling.generate import GenerationResult
+
+# Engines live for the worker process: Prefect runs a flow's tasks as threads of one process, so every generate
+# task of a flow run shares them. vLLM's engine is not thread-safe; the lock serialises its use.
+_ENGINES: dict[tuple[str, bool], object] = {}
+_ADAPTER_IDS: dict[str, int] = {}
+_LOCK = threading.Lock()
+LORA_RANKS = (8, 16, 32, 64, 128, 256)  # vLLM's supported max_lora_rank values
+
+
+class VllmUnavailableError(RadimpressError):
+    """The profile asks for the vLLM backend and vLLM is not installed here."""
+
+
+def require_vllm() -> None:
+    """Fail with one actionable line when vLLM cannot be imported."""
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        raise VllmUnavailableError(
+            "generate.backend 'vllm' needs vLLM, which is not installed here: `pip install vllm` on a CUDA machine, "
+            "or use generate.backend 'transformers' (the default; it runs on CPU and GPU)"
+        ) from None
+
+
+def sampling_arguments(cfg: GenerateConfig) -> dict:
+    """SamplingParams keyword arguments equivalent to the profile's generation settings."""
+    if cfg.do_sample:
+        return {"temperature": cfg.temperature, "top_p": cfg.top_p, "seed": cfg.seed, "max_tokens": cfg.max_new_tokens}
+    return {"temperature": 0.0, "max_tokens": cfg.max_new_tokens}  # temperature 0 is greedy in vLLM
+
+
+def max_lora_rank(adapter_dir: Path) -> int:
+    """The smallest rank vLLM supports that holds this adapter (at least 64, so later adapters of a sweep fit)."""
+    rank = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())["r"]
+    fitting = [size for size in LORA_RANKS if size >= max(rank, 64)]
+    if not fitting:
+        raise RadimpressError(
+            f"LoRA rank {rank} is above vLLM's largest, {LORA_RANKS[-1]}: use the transformers backend"
+        )
+    return fitting[0]
+
+
+def generate_texts_with_vllm(
+    base: str | Path, adapter_dir: Path, tokenizer, prompts: list[str], cfg: GenerateConfig
+) -> GenerationResult:
+    """Completions of `prompts`, tokenised and decoded exactly as the transformers backend does."""
+    from radimpress.modeling.generate import decoded_result, encode_prompts, until_eos
+    from radimpress.modeling.loading import saved_method
+
+    encoded = encode_prompts(tokenizer, prompts)
+    generated, seconds = generate_token_ids_with_vllm(base, adapter_dir, saved_method(adapter_dir), encoded, cfg)
+    return decoded_result(tokenizer, [until_eos(tokens, tokenizer.eos_token_id) for tokens in generated], seconds)
+
+
+def generate_token_ids_with_vllm(
+    base: str | Path, adapter_dir: Path, method: str, encoded: list[list[int]], cfg: GenerateConfig
+) -> tuple[list[list[int]], float]:
+    """New token ids for every prompt (in prompt order) and the seconds generation took, engine start excluded."""
+    require_vllm()
+    from vllm import SamplingParams
+    from vllm.inputs import TokensPrompt
+    from vllm.lora.request import LoRARequest
+
+    with _LOCK:
+        if method == "full":
+            engine, request = _engine(str(adapter_dir), quantized=False, lora_rank=None), None
+        else:
+            engine = _engine(str(base), quantized=method == "qlora", lora_rank=max_lora_rank(adapter_dir))
+            key = str(Path(adapter_dir).resolve())
+            adapter_id = _ADAPTER_IDS.setdefault(key, len(_ADAPTER_IDS) + 1)
+            request = LoRARequest(f"adapter-{adapter_id}", adapter_id, key)
+        started = time.perf_counter()
+        outputs = engine.generate(
+            [TokensPrompt(prompt_token_ids=ids) for ids in encoded],
+            SamplingParams(**sampling_arguments(cfg)),
+            lora_request=request,
+            use_tqdm=True,
+        )
+        seconds = time.perf_counter() - started
+    return [list(output.outputs[0].token_ids) for output in outputs], seconds
+
+
+def _engine(model: str, quantized: bool, lora_rank: int | None):
+    key = (model, quantized)
+    if key not in _ENGINES:
+        from vllm import LLM
+
+        options = {"enable_lora": True, "max_lora_rank": lora_rank, "max_loras": 4} if lora_rank else {}
+        if quantized:
+            options["quantization"] = "bitsandbytes"
+        _ENGINES[key] = LLM(model=model, tokenizer=model, **options)
+    return _ENGINES[key]

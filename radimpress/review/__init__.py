@@ -1,0 +1,1 @@
+"""Human review: the factual-correctness rubric (`rubric`) and the review sample with reviewers' scores (`sheet`)."""

@@ -1,0 +1,54 @@
+"""The review sample and the reviewers' scores that come back for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from radimpress.config import ReviewConfig
+from radimpress.errors import ReviewScoresMissingError
+
+REVIEW_COLUMNS = ("variant_id", "report_id", "modality", "findings", "reference", "generated")
+
+
+def sample_for_review(generations: pl.DataFrame, n_samples: int, seed: int) -> pl.DataFrame:
+    """A seeded random sample of generated impressions across the top variants, as reviewers see them."""
+    n = min(n_samples, generations.height)
+    return generations.sample(n=n, seed=seed, shuffle=True)
+
+
+def reviewer_scores(sample: pl.DataFrame, cfg: ReviewConfig, sheet_path: Path) -> pl.DataFrame:
+    """Join reviewers' scores onto the sample; without them, write the review sheet and say what to do.
+
+    Raises:
+        ReviewScoresMissingError: the scores file is missing, unreadable, or does not cover the sample.
+    """
+    if cfg.scores_file is None or not Path(cfg.scores_file).is_file():
+        sample.select(REVIEW_COLUMNS).with_columns(pl.lit(None, dtype=pl.Float64).alias("score")).write_csv(sheet_path)
+        raise ReviewScoresMissingError(
+            f"no reviewer scores yet: fill the 'score' column (0-10) of {sheet_path}, save it elsewhere "
+            "and set review.scores_file to that copy"
+        )
+    scores = _read_scores(Path(cfg.scores_file))
+    # The sample's order, not the scores file's, so the judge's seeded train / holdout split is reproducible.
+    reviewed = sample.join(scores, on=["variant_id", "report_id"], how="left", maintain_order="left")
+    if reviewed["score"].null_count():
+        scored = reviewed["score"].drop_nulls().len()
+        raise ReviewScoresMissingError(f"{cfg.scores_file} scores {scored} of the {sample.height} sampled impressions")
+    return reviewed.with_columns(pl.lit("reviewers").alias("review_source"))
+
+
+def _read_scores(path: Path) -> pl.DataFrame:
+    try:
+        scores = pl.read_csv(path, infer_schema=False)
+        scores = scores.select("variant_id", "report_id", pl.col("score").cast(pl.Float64))
+    except pl.exceptions.PolarsError as exc:
+        raise ReviewScoresMissingError(
+            f"{path} must be a CSV with columns variant_id, report_id, score (0-10): {str(exc).splitlines()[0]}"
+        ) from None
+    if scores.select("variant_id", "report_id").is_duplicated().any():
+        raise ReviewScoresMissingError(f"{path} scores some (variant_id, report_id) pair more than once")
+    if not scores["score"].drop_nulls().is_between(0, 10).all():
+        raise ReviewScoresMissingError(f"{path} has scores outside the rubric's 0-10")
+    return scores

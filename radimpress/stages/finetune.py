@@ -1,0 +1,51 @@
+"""Fine-tune: one model variant, LoRA / QLoRA / full; a killed attempt resumes from its last checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from radimpress.config.variants import VariantSpec
+from radimpress.errors import InjectedFailure
+from radimpress.files import read_frame, write_json
+from radimpress.modeling.loading import load_tokenizer
+from radimpress.modeling.prompts import build_prompts, build_target
+from radimpress.modeling.train import finetune
+from radimpress.stages.keys import hub_snapshot_commit
+from radimpress.stages.store import stage
+
+
+@stage("finetune", exclude=("failures", "on_progress"), resumable=True)
+def finetune_stage(
+    variant: VariantSpec,
+    base: Path,
+    train_path: Path,
+    failures: int = 0,
+    on_progress: Callable[[float], None] | None = None,
+    *,
+    out: Path,
+) -> Path:
+    """adapter/ (PEFT format, with its tokenizer), variant.json, and run.json (time, loss curve, memory)."""
+    fail_if_injected(out, failures)
+    train = read_frame(train_path)
+    prompts = build_prompts(train, variant.input_config, load_tokenizer(base))
+    targets = [build_target(text) for text in train["impression"]]
+    finetune(base, prompts, targets, variant.lora, variant.train, out, on_progress)
+    write_json({"base": str(base), "base_revision": base_revision(base), **variant.params()}, out / "variant.json")
+    return out
+
+
+def fail_if_injected(out_dir: Path, failures: int) -> None:
+    """Fail the first `failures` attempts at this output folder (testing retries from the Prefect UI)."""
+    if failures <= 0:
+        return
+    counter = out_dir / "injected_attempts.txt"
+    attempt = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(attempt))
+    if attempt <= failures:
+        raise InjectedFailure(f"injected failure {attempt} of {failures} in {out_dir.name} (profile faults)")
+
+
+def base_revision(base: Path) -> str:
+    """A pretrained base's Hub snapshot (repo@commit); a tiny base's folder, named by its stage key."""
+    return hub_snapshot_commit(base) or Path(base).name

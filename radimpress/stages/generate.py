@@ -1,0 +1,60 @@
+"""Generate: one variant's impressions for the test split."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from radimpress.config import GenerateConfig
+from radimpress.config.variants import VariantSpec
+from radimpress.files import RUN_FACTS, read_frame, write_frame, write_json
+from radimpress.modeling.generate import GenerationResult, generate_texts
+from radimpress.modeling.loading import finetuned_tokenizer, load_finetuned
+from radimpress.modeling.prompts import build_prompts
+from radimpress.modeling.resources import PeakMemory
+from radimpress.stages.store import stage
+
+
+@stage("generate", exclude=("on_progress",))
+def generate_stage(
+    variant: VariantSpec,
+    base: Path,
+    finetune_dir: Path,
+    test_path: Path,
+    cfg: GenerateConfig,
+    on_progress: Callable[[float], None] | None = None,
+    *,
+    out: Path,
+) -> Path:
+    """generations.parquet (the test split with `generated`) and run.json (time, tokens/s, memory)."""
+    test = read_frame(test_path)
+    with PeakMemory() as peak:
+        result = _generate(variant, base, finetune_dir / "adapter", test, cfg, on_progress)
+    generations = test.with_columns(
+        pl.lit(variant.variant_id).alias("variant_id"),
+        pl.col("impression").alias("reference"),
+        pl.Series("generated", result.texts, dtype=pl.String),
+    )
+    write_frame(generations, out / "generations.parquet")
+    timing = {
+        "seconds": result.seconds,
+        "new_tokens": result.new_tokens,
+        "tokens_per_second": result.tokens_per_second,
+        "peak_memory_gib": round(peak.gib, 3),
+        "memory_scope": peak.scope,
+    }
+    write_json(timing | {"reports": test.height}, out / RUN_FACTS)
+    return out
+
+
+def _generate(variant, base, adapter_dir, test, cfg, on_progress) -> GenerationResult:
+    if cfg.backend == "vllm":
+        from radimpress.modeling.vllm import generate_texts_with_vllm  # CUDA machines only
+
+        tokenizer = finetuned_tokenizer(base, adapter_dir)
+        prompts = build_prompts(test, variant.input_config, tokenizer)
+        return generate_texts_with_vllm(base, adapter_dir, tokenizer, prompts, cfg)
+    model, tokenizer = load_finetuned(base, adapter_dir)
+    return generate_texts(model, tokenizer, build_prompts(test, variant.input_config, tokenizer), cfg, on_progress)

@@ -1,0 +1,210 @@
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from radimpress.data.phi import CATEGORIES, PHI_PATTERNS, phi_counts, phi_summary, redact, redact_expr
+
+
+def _counts(text: str | None) -> dict[str, int]:
+    """Matches per category, placeholder included, in one report."""
+    counts = phi_counts(pl.DataFrame({"text": [text]}, schema={"text": pl.String}), ["text"])
+    return dict(zip(counts["category"], counts["matches"], strict=True))
+
+
+def _phi_found(text: str | None) -> set[str]:
+    return {category for category, n in _counts(text).items() if n and category != "placeholder"}
+
+
+@pytest.mark.parametrize(
+    ("category", "text"),
+    [
+        ("email", "Results sent to j.doe@hospital.org per request."),
+        ("phone", "Findings called to the ED at (555) 123-4567."),
+        ("phone", "Please call 555-123-4567 with questions."),
+        ("phone", "Reading room 555.123.4567."),
+        ("phone", "Referring office +44 20 7946 0958."),
+        ("phone", "Report faxed, fax: 5551234567."),
+        ("date", "Comparison: chest radiograph 01/02/2020."),
+        ("date", "Compared with the study of 1/2/20."),
+        ("date", "Prior CT dated 2020-01-02 shows the nodule."),
+        ("date", "Prior exam 02.01.2020 for comparison."),
+        ("date", "Stable since Jan 5, 2020."),
+        ("date", "Unchanged from 5 January 2020."),
+        ("date", "No change since January 2020."),
+        ("mrn", "Patient MRN 1234567 was imaged."),
+        ("mrn", "MRN: 12345678"),
+        ("mrn", "Medical record number 123456 on file."),
+        ("mrn", "Outside films, acc# 987654."),
+        ("mrn", "Order 84412093 completed."),
+        ("titled_name", "Discussed with Dr. Smith at the bedside."),
+        ("titled_name", "Mrs. Jane Doe tolerated the procedure."),
+        ("titled_name", "Dictated by Dr. O'Brien."),
+        ("titled_name", "Reviewed with Dr Müller."),
+        ("age_over_89", "92-year-old female with cough."),
+        ("age_over_89", "95 year old male, fall."),
+        ("age_over_89", "Patient age 91, dyspnea."),
+        ("age_over_89", "101 yo with hip pain."),
+        ("age_over_89", "93 y/o with chest pain."),
+        ("age_over_89", "Woman aged 90 with fever."),
+    ],
+)
+def test_each_category_is_found_in_report_sentences(category, text):
+    assert _phi_found(text) == {category}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Opacity in 3/4 of the lung.",
+        "A 1.5 cm nodule in the right upper lobe.",
+        "Compression deformity at T4-T5.",
+        "Disc bulge at C5-6.",
+        "Chest, 2 views.",
+        "Compared with 2019.",
+        "Xray Chest PA and Lateral",
+        "MR Brain without contrast; no MS plaques. DR Chest normal.",
+        "85-year-old male with cough.",
+        "Measured at level 10, 1234 slices, stage 95 of page 91.",
+        "Size 3 × 4 mm, unchanged.",
+        None,
+    ],
+)
+def test_measurements_levels_and_plain_numbers_are_not_phi(text):
+    assert _phi_found(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "placeholders"),
+    [
+        ("Dr. XXXX reviewed the images.", 1),
+        ("XXXX-year-old male with chest pain.", 1),
+        ("Comparison XXXX/XXXX/2020.", 2),
+        ("Seen by [REDACTED] on [DATE], <NAME> notified, *** ward.", 4),
+    ],
+)
+def test_placeholders_are_counted_apart_and_never_as_phi(text, placeholders):
+    assert _phi_found(text) == set()
+    assert _counts(text)["placeholder"] == placeholders
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        (
+            "Discussed with Dr. Smith by phone (555) 123-4567 on 01/02/2020.",
+            "Discussed with Dr. [NAME] by phone [PHONE] on [DATE].",
+        ),
+        ("MRN: 12345678, 92-year-old female, age 91.", "MRN: [ID], [AGE>89]-year-old female, age [AGE>89]."),
+        ("Mrs. Jane Doe, j.doe@hospital.org, fax: 5551234567.", "Mrs. [NAME], [EMAIL], fax: [PHONE]."),
+        ("Stable since Jan 5, 2020 and 5 January 2020.", "Stable since [DATE] and [DATE]."),
+        ("Dr. XXXX: 1.5 cm nodule at T4-T5, 85-year-old.", "Dr. XXXX: 1.5 cm nodule at T4-T5, 85-year-old."),
+        (None, None),
+    ],
+)
+def test_redact_replaces_phi_with_tags(text, redacted):
+    assert redact(text) == redacted
+
+
+REPORTS = [
+    "Dictated by Dr. O'Brien, MRN 1234567, 101 yo, seen 2020-01-02, call +44 20 7946 0958 or j.doe@hospital.org.",
+    "Mrs. Jane Doe, 93 y/o, acc# 987654, 5 January 2020, fax: 5551234567.",
+    "Already redacted: Dr. [NAME] on [DATE], XXXX-year-old, MRN [ID].",
+]
+
+
+@pytest.mark.parametrize("text", REPORTS)
+def test_redaction_is_idempotent_and_leaves_no_phi(text):
+    once = redact(text)
+    assert redact(once) == once
+    assert _phi_found(once) == set()
+    assert all(not pl.Series([once]).str.contains(pattern).item() for pattern in PHI_PATTERNS.values())
+
+
+def test_redact_expr_keeps_nulls_and_rows():
+    texts = pl.Series(["Dr. Smith", None, "no phi here"])
+    assert pl.select(redact_expr(pl.lit(texts))).to_series().to_list() == ["Dr. [NAME]", None, "no phi here"]
+
+
+def test_a_labelled_fax_number_counts_once_as_a_phone():
+    counts = _counts("fax: 5551234567")
+    assert (counts["phone"], counts["mrn"]) == (1, 0)
+
+
+def test_phi_counts_are_exact_per_column_and_category():
+    reports = pl.DataFrame(
+        {
+            "findings": [
+                "Seen by Dr. Smith on 01/02/2020, again 03/04/2020.",
+                None,
+                "Normal. XXXX",
+                "MRN 1234567, 92 yo",
+            ],
+            "impression": ["No acute disease.", "Dr. XXXX reviewed on XXXX.", None, "Call (555) 123-4567."],
+            "technique": [None, None, None, None],  # all null, so no dtype
+        }
+    )
+    expected = {
+        "findings": {
+            "date": (1, 2),
+            "mrn": (1, 1),
+            "titled_name": (1, 1),
+            "age_over_89": (1, 1),
+            "placeholder": (1, 1),
+        },
+        "impression": {"phone": (1, 1), "placeholder": (1, 2)},
+        "technique": {},
+    }
+    rows = [
+        (column, category, *expected[column].get(category, (0, 0))) for column in expected for category in CATEGORIES
+    ]
+    counts = phi_counts(reports, ["findings", "impression", "technique", "history"])  # no "history" column: skipped
+    assert_frame_equal(counts, pl.DataFrame(rows, schema=["column", "category", "reports", "matches"], orient="row"))
+    assert phi_summary(counts) == {
+        "phi.email": 0,
+        "phi.phone": 1,
+        "phi.date": 1,
+        "phi.mrn": 1,
+        "phi.titled_name": 1,
+        "phi.age_over_89": 1,
+        "phi.placeholder": 2,
+    }
+
+
+def test_lazy_and_eager_frames_give_the_same_counts():
+    reports = pl.DataFrame({"findings": REPORTS + [None], "impression": ["Dr. Smith, 1/2/20", None, None, "2 views"]})
+    eager = phi_counts(reports, ["findings", "impression"])
+    assert_frame_equal(phi_counts(reports.lazy(), ["findings", "impression"]), eager)
+    assert eager["matches"].sum() > 0
+
+
+def test_phi_counts_without_known_columns_is_empty():
+    counts = phi_counts(pl.DataFrame({"findings": ["Dr. Smith"]}), ["history"])
+    assert counts.is_empty()
+    assert counts.columns == ["column", "category", "reports", "matches"]
+
+
+def test_redact_frame_redacts_every_text_column_and_leaves_numbers():
+    from radimpress.data.phi import redact_frame
+
+    frame = pl.DataFrame(
+        {
+            "report_id": ["R1"],
+            "findings": ["Seen by Dr. Smith on 01/02/2020."],
+            "generated": ["Call 555-123-4567."],
+            "n": [3],
+        }
+    )
+    redacted = redact_frame(frame)
+    assert redacted.row(0) == ("R1", "Seen by Dr. [NAME] on [DATE].", "Call [PHONE].", 3)
+    assert redact_frame(frame, ["generated"])["findings"].item() == "Seen by Dr. Smith on 01/02/2020."
+
+
+def test_ids_become_salted_pseudonyms_equal_for_equal_ids():
+    from radimpress.data.phi import pseudonymise_ids
+
+    frame = pl.DataFrame({"report_id": ["ACC20231187", "ACC20231187", "X2"], "patient_id": ["P-004417", None, "P-9"]})
+    once = pseudonymise_ids(frame, salt="s1")
+    assert once["report_id"][0] == once["report_id"][1] != once["report_id"][2]
+    assert once["report_id"][0].startswith("id-") and "ACC" not in once["report_id"][0]
+    assert once["patient_id"][1] is None
+    assert pseudonymise_ids(frame, salt="s2")["report_id"][0] != once["report_id"][0]  # the salt matters

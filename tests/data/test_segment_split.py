@@ -1,0 +1,240 @@
+import polars as pl
+import pytest
+
+from radimpress.config import SplitConfig
+from radimpress.data.segment import segment_by_modality, with_modality
+from radimpress.data.split import SPLITS, split_reports
+
+
+def _modality_codes(modality: list[str | None], exam: list[str | None]) -> list[str]:
+    reports = pl.DataFrame(
+        {"report_id": [str(i) for i in range(len(exam))], "modality": modality, "exam": exam},
+        schema={"report_id": pl.String, "modality": pl.String, "exam": pl.String},
+    )
+    codes = {rid: code for code, frame in segment_by_modality(reports).items() for rid in frame["report_id"]}
+    return [codes[str(i)] for i in range(len(exam))]
+
+
+@pytest.mark.parametrize(
+    ("exam", "code"),
+    [
+        ("MR brain", "mri"),
+        ("MRI lumbar spine", "mri"),
+        ("CTA chest", "ct"),
+        ("CT head without contrast", "ct"),
+        ("XR chest PA and lateral", "xray"),
+        ("Chest radiograph", "xray"),
+        ("US abdomen", "ultrasound"),
+        ("Doppler lower extremity veins", "ultrasound"),
+        ("MG screening bilateral", "mammography"),
+        ("Digital tomosynthesis left breast", "mammography"),
+        ("PET/CT skull base to thigh", "nuclear_medicine"),  # read by nuclear medicine, not CT
+        ("NM bone scan whole body", "nuclear_medicine"),
+        ("SPECT myocardial perfusion", "nuclear_medicine"),
+        ("Fluoroscopic barium swallow", "fluoroscopy"),
+        ("VCUG", "fluoroscopy"),
+        ("Chest, 2 views, frontal and lateral", "xray"),  # IU X-ray exam texts
+        ("CHEST 2V FRONTAL/LATERAL", "xray"),
+        ("PA and lateral chest x-XXXX", "xray"),
+        ("X Ray Chest", "xray"),
+        ("Plain film chest", "xray"),
+        ("ACT score review", "unknown"),  # "CT" inside a word is not CT
+        ("Bone densitometry", "unknown"),
+        (None, "unknown"),
+    ],
+)
+def test_exam_text_gives_the_modality(exam, code):
+    assert _modality_codes([None], [exam]) == [code]
+
+
+@pytest.mark.parametrize(("code", "modality"), [("PT", "nuclear_medicine"), ("DR", "xray"), ("CR", "xray")])
+def test_dicom_modality_codes(code, modality):
+    assert _modality_codes([code], ["Chest"]) == [modality]
+
+
+def test_modality_column_is_read_before_the_exam_text():
+    codes = _modality_codes(
+        ["MR", "CT", "US", "Ultrasound", "XR", None],
+        ["", None, "US-guided biopsy after CT", "CT-correlated abdomen", "Chest, compare prior CT", "CT head"],
+    )
+    assert codes == ["mri", "ct", "ultrasound", "ultrasound", "xray", "ct"]
+
+
+def test_segments_keep_rows_and_order():
+    reports = pl.DataFrame(
+        {
+            "report_id": ["1", "2", "3", "4", "5"],
+            "modality": ["MR", None, "MR", "OT", "CT"],
+            "exam": ["MR knee", "CT chest", "MR brain", "Outside film review", "CT head"],
+            "findings": ["a", "b", "c", "d", "e"],
+        }
+    )
+    segments = segment_by_modality(reports)
+    assert sorted(segments) == ["ct", "mri", "unknown"]
+    assert segments["mri"]["report_id"].to_list() == ["1", "3"]
+    assert segments["ct"]["report_id"].to_list() == ["2", "5"]
+    assert segments["unknown"]["findings"].to_list() == ["d"]
+    assert segments["ct"]["modality"].to_list() == ["ct", "ct"]  # the code replaces the raw value
+    assert sum(frame.height for frame in segments.values()) == reports.height
+    assert reports["modality"].to_list() == ["MR", None, "MR", "OT", "CT"]  # input not mutated
+
+
+def _reports(n: int) -> pl.DataFrame:
+    return pl.DataFrame({"report_id": [f"R{i:05d}" for i in range(n)], "findings": [f"finding {i}" for i in range(n)]})
+
+
+CFG = SplitConfig(train=0.7, validation=0.1, test=0.2, seed=0)
+
+
+def test_split_is_deterministic_disjoint_and_complete():
+    reports = _reports(300)
+    first, second = split_reports(reports, CFG), split_reports(reports.reverse(), CFG)
+    assert list(first) == list(SPLITS)
+    for name in SPLITS:
+        assert first[name].equals(second[name])  # row order of the input does not matter
+        assert first[name]["report_id"].is_sorted()
+    ids = [set(first[name]["report_id"]) for name in SPLITS]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    assert set().union(*ids) == set(reports["report_id"])
+    assert sum(first[name].height for name in SPLITS) == reports.height
+    assert first["train"].columns == reports.columns
+
+
+def test_split_roughly_follows_the_shares():
+    sizes = {name: frame.height for name, frame in split_reports(_reports(2000), CFG).items()}
+    assert sizes["train"] == pytest.approx(1400, abs=70)
+    assert sizes["validation"] == pytest.approx(200, abs=45)
+    assert sizes["test"] == pytest.approx(400, abs=60)
+
+
+def test_another_seed_gives_another_split():
+    reports = _reports(200)
+    other = SplitConfig(train=0.7, validation=0.1, test=0.2, seed=1)
+    assert not split_reports(reports, CFG)["test"].equals(split_reports(reports, other)["test"])
+
+
+def test_editing_one_report_moves_no_other_report():
+    reports = _reports(300)
+    edited = reports.with_columns(
+        pl.when(pl.col("report_id") == "R00007").then(pl.lit("rewritten text")).otherwise("findings").alias("findings")
+    )
+    before, after = split_reports(reports, CFG), split_reports(edited, CFG)
+    for name in SPLITS:
+        assert before[name]["report_id"].to_list() == after[name]["report_id"].to_list()
+    changed = [name for name in SPLITS if not before[name].equals(after[name])]
+    assert len(changed) == 1  # only the edited report's split differs, and only in that row
+
+
+def test_adding_reports_moves_no_existing_report():
+    before, after = split_reports(_reports(300), CFG), split_reports(_reports(400), CFG)
+    for name in SPLITS:
+        old = set(before[name]["report_id"])
+        assert old == set(after[name]["report_id"]) & set(_reports(300)["report_id"])
+
+
+def _coded(**columns: list[str | None]) -> pl.DataFrame:
+    size = len(next(iter(columns.values())))
+    frame = pl.DataFrame({"report_id": [str(i) for i in range(size)], **columns}, schema_overrides={})
+    return with_modality(frame.with_columns(pl.all().cast(pl.String)))
+
+
+@pytest.mark.parametrize(
+    ("findings", "code"),
+    [
+        ("Axial T2-weighted and FLAIR images show no infarct.", "mri"),
+        ("Frontal and lateral views of the chest. Lungs are clear.", "xray"),
+        ("Hypoechoic 1 cm nodule in the right lobe.", "ultrasound"),
+        ("Scattered fibroglandular density. BI-RADS 1.", "mammography"),
+        ("Lungs clear.", "unknown"),  # nothing says how the exam was done
+        # Two modalities named: the X-ray report that mentions the prior MRI stays unknown rather than a guess.
+        ("PA and lateral views. Compared with gadolinium-enhanced MRI.", "unknown"),
+    ],
+)
+def test_report_text_gives_the_modality_only_when_unambiguous(findings, code):
+    coded = _coded(modality=[None], exam=[None], findings=[findings], impression=["Normal."])
+    assert coded["modality"].to_list() == [code]
+
+
+def test_exam_text_wins_over_report_text():
+    coded = _coded(modality=[None], exam=["CT head"], findings=["Axial T2-weighted images."], impression=["x"])
+    assert coded["modality"].to_list() == ["ct"]
+
+
+@pytest.mark.parametrize(
+    ("exam", "body_part"),
+    [
+        ("MRI lumbar spine", "spine"),
+        ("CT thoracic spine", "spine"),  # spine before chest
+        ("CT head without contrast", "head"),
+        ("Xray Chest PA and Lateral", "chest"),
+        ("US abdomen complete", "abdomen"),
+        ("MR knee left", "lower_extremity"),
+        ("XR wrist 3 views", "upper_extremity"),
+        ("MG screening bilateral breasts", "breast"),
+        ("US pelvis cervical length", "pelvis"),  # the cervix, not the cervical spine
+        ("XR femoral head", "lower_extremity"),
+        ("CT cervical spine", "spine"),
+        ("Outside film", "unknown"),
+        (None, "unknown"),
+    ],
+)
+def test_body_part_is_read_from_the_exam(exam, body_part):
+    assert _coded(modality=[None], exam=[exam])["body_part"].to_list() == [body_part]
+
+
+def test_one_patient_never_lands_in_two_splits():
+    # 300 patients with 1-4 reports each, in two modalities: every patient's reports share one split.
+    rows = [(f"P{p}", f"R{p}-{k}") for p in range(300) for k in range(1 + p % 4)]
+    reports = pl.DataFrame({"patient_id": [p for p, _ in rows], "report_id": [r for _, r in rows]})
+    splits = split_reports(reports, SplitConfig(train=0.6, validation=0.2, test=0.2, seed=1))
+    patients = {name: set(frame["patient_id"]) for name, frame in splits.items()}
+    assert not patients["train"] & patients["test"]
+    assert not patients["train"] & patients["validation"]
+    assert not patients["validation"] & patients["test"]
+    assert sum(frame.height for frame in splits.values()) == reports.height
+    share = len(patients["train"]) / 300
+    assert 0.5 < share < 0.7  # near the profile's 0.6
+
+
+def test_a_patient_gets_the_same_split_in_every_modality():
+    cfg = SplitConfig(seed=4)
+    mri = pl.DataFrame({"patient_id": [f"P{i}" for i in range(50)], "report_id": [f"M{i}" for i in range(50)]})
+    ct = pl.DataFrame({"patient_id": [f"P{i}" for i in range(50)], "report_id": [f"C{i}" for i in range(50)]})
+    by_patient = [
+        {p: name for name, frame in split_reports(data, cfg).items() for p in frame["patient_id"]} for data in (mri, ct)
+    ]
+    assert by_patient[0] == by_patient[1]
+
+
+def test_a_study_with_its_patient_id_on_some_rows_only_stays_in_one_split():
+    rows = 200
+    reports = pl.DataFrame(
+        {
+            "patient_id": [f"P{i // 2}" if i % 2 == 0 else None for i in range(rows)],  # only the first row says it
+            "study_id": [f"S{i // 2}" for i in range(rows)],
+            "report_id": [str(i) for i in range(rows)],
+        }
+    )
+    splits = split_reports(reports, SplitConfig(seed=3))
+    studies = [set(frame["study_id"]) for frame in splits.values()]
+    assert sum(len(s) for s in studies) == rows // 2
+
+
+def test_blank_patient_ids_do_not_form_one_giant_patient():
+    reports = pl.DataFrame({"patient_id": ["  "] * 60, "report_id": [str(i) for i in range(60)]})
+    sizes = {name: frame.height for name, frame in split_reports(reports, SplitConfig(seed=0)).items()}
+    assert sizes["train"] < 60 and sizes["test"] > 0  # each report its own group
+
+
+def test_study_id_groups_when_there_is_no_patient_id():
+    reports = pl.DataFrame(
+        {
+            "patient_id": [None] * 40,
+            "study_id": [f"S{i // 2}" for i in range(40)],  # two reports per study
+            "report_id": [str(i) for i in range(40)],
+        },
+        schema={"patient_id": pl.String, "study_id": pl.String, "report_id": pl.String},
+    )
+    splits = split_reports(reports, SplitConfig(seed=0))
+    studies = [set(frame["study_id"]) for frame in splits.values()]
+    assert sum(len(s) for s in studies) == 20  # no study in two splits

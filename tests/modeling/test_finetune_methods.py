@@ -1,0 +1,172 @@
+"""QLoRA and full fine-tuning, checkpoint-and-resume after SIGKILL, and the out-of-memory back-off, on tiny bases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from radimpress.config import GenerateConfig, LoraConfig, TinyBaseConfig, TrainConfig
+from radimpress.modeling.generate import generate_texts
+from radimpress.modeling.loading import load_base_model, load_finetuned, load_tokenizer, saved_method
+from radimpress.modeling.prompts import build_prompts, build_target
+from radimpress.modeling.train import (
+    CHECKPOINT_FILES,
+    TrainingOutOfMemory,
+    finetune,
+    last_complete_checkpoint,
+    with_oom_backoff,
+)
+from radimpress.sim.synthetic import generate_reports
+from radimpress.sim.tiny import build_tiny_base
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORTS = generate_reports(64, seed=1)
+TRAIN_ROWS, TEST_ROWS = REPORTS.head(48), REPORTS.tail(8)
+LORA = LoraConfig(r=4, alpha=8, dropout=0.1, target_modules=["q_proj", "v_proj"])  # dropout: resume must restore RNG
+GENERATE = GenerateConfig(max_new_tokens=10, batch_size=8)
+
+
+def _train_config(**changes) -> TrainConfig:
+    # 48 pairs, micro-batch 8, 4 epochs: 24 optimizer steps.
+    values = dict(epochs=4, learning_rate=0.01, batch_size=8, max_length=128, seed=0, checkpoint_steps=4)
+    return TrainConfig(**(values | changes))
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    texts = [t for column in ("findings", "clinical_information") for t in REPORTS[column]]
+    cfg = TinyBaseConfig(vocab_size=400, pretrain_steps=0, seed=2)
+    return build_tiny_base("tiny-llama", texts, cfg, tmp_path_factory.mktemp("base") / "tiny-llama")
+
+
+def _pairs(base: Path) -> tuple[list[str], list[str]]:
+    prompts = build_prompts(TRAIN_ROWS, "findings", load_tokenizer(base))
+    return prompts, [build_target(t) for t in TRAIN_ROWS["impression"]]
+
+
+def _generated(model, base: Path) -> list[str]:
+    tokenizer = load_tokenizer(base)
+    return generate_texts(model.eval(), tokenizer, build_prompts(TEST_ROWS, "findings", tokenizer), GENERATE).texts
+
+
+@pytest.mark.parametrize("method", ["qlora", "full"])
+def test_method_trains_saves_and_reloads_the_same_model(base, tmp_path, method):
+    captured = {}
+
+    class Capture(TrainerCallback):
+        def on_train_end(self, args, state, control, model=None, **kwargs):
+            captured["model"] = model
+
+    result = finetune(base, *_pairs(base), LORA, _train_config(method=method), tmp_path, callbacks=[Capture()])
+    assert saved_method(result.adapter_dir) == method
+    assert len(result.losses) == 24 and result.losses[-1] < result.losses[0]
+    assert not (tmp_path / "trainer").exists()  # checkpoints are dropped once the weights are saved
+    reloaded, _ = load_finetuned(base, result.adapter_dir)
+    assert _generated(reloaded, base) == _generated(captured["model"], base)
+    if method == "full":
+        trained = load_base_model(result.adapter_dir).state_dict()
+        original = load_base_model(base).state_dict()
+        assert all(torch.equal(trained[k], original[k]) is False for k in trained if k.endswith("q_proj.weight"))
+    else:  # the base stays 4-bit: its linear layers are bitsandbytes Linear4bit
+        assert any(type(m).__name__ == "Linear4bit" for m in reloaded.modules())
+
+
+RESUME_WORKER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from transformers import TrainerCallback
+    sys.path.insert(0, {tests!r})
+    from test_finetune_methods import LORA, _pairs, _train_config
+    from radimpress.modeling.train import finetune
+
+    class Slow(TrainerCallback):  # gives the test time to kill it between checkpoints
+        def on_step_end(self, args, state, control, **kwargs):
+            time.sleep(0.3)
+
+    base = Path({base!r})
+    finetune(base, *_pairs(base), LORA, _train_config(), Path({out!r}), callbacks=[Slow()])
+    """
+)
+
+
+def test_a_finetune_killed_mid_training_resumes_from_its_last_checkpoint(base, tmp_path):
+    uninterrupted = finetune(base, *_pairs(base), LORA, _train_config(), tmp_path / "uninterrupted")
+
+    out = tmp_path / "killed"
+    script = RESUME_WORKER.format(tests=str(ROOT / "tests" / "modeling"), base=str(base), out=str(out))
+    worker = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    deadline = time.monotonic() + 120
+    second = out / "trainer" / "checkpoint-8" / "trainer_state.json"
+    while not second.is_file() and worker.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker.poll() is None, "the worker ended before its second checkpoint"
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    assert worker.returncode == -signal.SIGKILL
+    assert not (out / "adapter").exists()  # it really died mid-training
+
+    resumed = finetune(base, *_pairs(base), LORA, _train_config(), out)  # what a Prefect retry runs
+    assert resumed.resumed_from_step >= 8
+    assert len(resumed.losses) == len(uninterrupted.losses) == 24  # the loss history survives the kill
+    # Optimizer, scheduler, data order and dropout RNG come back from the checkpoint: the same run, to 1e-5.
+    worst = max(abs(a - b) for a, b in zip(resumed.losses, uninterrupted.losses, strict=True))
+    print(
+        f"killed and resumed from step {resumed.resumed_from_step}: final loss {resumed.losses[-1]!r} "
+        f"vs {uninterrupted.losses[-1]!r} uninterrupted; largest step-wise difference {worst:.2e} (tolerance 1e-5)"
+    )
+    assert resumed.losses[-1] == pytest.approx(uninterrupted.losses[-1], abs=1e-5)
+
+
+def test_a_partial_checkpoint_is_skipped_and_removed(tmp_path):
+    for step in (4, 8, 12):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    for step in (4, 8):
+        for name in CHECKPOINT_FILES:
+            (tmp_path / f"checkpoint-{step}" / name).write_text("{}")
+    (tmp_path / "checkpoint-12" / "optimizer.pt").write_text("")  # killed while saving: no trainer state yet
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-8")
+    assert not (tmp_path / "checkpoint-12").exists()
+    assert last_complete_checkpoint(tmp_path / "absent") is None
+
+
+def test_oom_backoff_halves_the_micro_batch_and_doubles_accumulation():
+    calls = []
+
+    def attempt(batch_size: int, accumulation: int) -> tuple[int, int]:
+        calls.append((batch_size, accumulation))
+        if batch_size > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return batch_size, accumulation
+
+    assert with_oom_backoff(attempt, 8, 1, max_backoffs=3) == (2, 4)
+    assert calls == [(8, 1), (4, 2), (2, 4)]  # the effective batch stays 8
+
+
+def test_oom_backoff_gives_up_with_a_clear_error():
+    def always_oom(batch_size: int, accumulation: int):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    with pytest.raises(TrainingOutOfMemory, match=r"micro-batch 4 \(after 1 halvings\).*train.max_length"):
+        with_oom_backoff(always_oom, 8, 1, max_backoffs=1)
+
+
+def test_an_injected_oom_in_training_retries_at_half_the_batch_with_the_same_steps(base, tmp_path):
+    class OutOfMemoryAboveFour(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            if args.per_device_train_batch_size > 4:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
+
+    train = _train_config(checkpoint_steps=0)
+    result = finetune(base, *_pairs(base), LORA, train, tmp_path, callbacks=[OutOfMemoryAboveFour()])
+    assert (result.batch_size, result.gradient_accumulation_steps) == (4, 2)
+    assert len(result.losses) == 24  # the same optimizer steps as at micro-batch 8
