@@ -10,7 +10,9 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import random
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -95,6 +97,17 @@ class DataConfig(StrictModel):
     @classmethod
     def _unique_modalities(cls, values: list[str]) -> list[str]:
         return _require_unique(values)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _expand_environment(cls, path: object) -> object:
+        """`${NAME}` in a path reads the environment, so a profile can name data that lives outside the project."""
+        if not isinstance(path, str) or "$" not in path:
+            return path
+        unset = [name for name in re.findall(r"\$\{(\w+)\}", path) if name not in os.environ]
+        if unset:
+            raise ValueError(f"names environment variable {unset[0]}, which is not set")
+        return os.path.expandvars(path)
 
     @model_validator(mode="after")
     def _file_needs_path(self) -> DataConfig:
@@ -240,7 +253,7 @@ class SelectConfig(StrictModel):
 
 
 class RubricConfig(StrictModel):
-    """Factual-correctness rubric of DESIGN.md: penalties from a 10-point start."""
+    """Factual-correctness rubric (docs/rubric.md): penalties from a 10-point start."""
 
     contradiction: float = Field(4, ge=0, description="Present stated absent (or vice versa), wrong side, severity.")
     major_omission: float = Field(3, ge=0, description="Clinically significant finding left out.")

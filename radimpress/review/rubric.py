@@ -16,7 +16,7 @@ ERROR_CATEGORIES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class RubricWeights:
-    """Penalties of the factual-correctness rubric (DESIGN.md), subtracted from `max_score`."""
+    """Penalties of the factual-correctness rubric (docs/rubric.md), subtracted from `max_score`."""
 
     contradiction: float = 4.0
     """Each finding stated present when absent or vice versa, on the wrong side, or with a wrong severity."""

@@ -1,4 +1,4 @@
-"""The simulated reviewer: DESIGN.md's factual-correctness rubric applied with a synthetic ground truth.
+"""The simulated reviewer: the factual-correctness rubric (docs/rubric.md) applied with a synthetic ground truth.
 
 For tests and demos only; wherever its scores appear they are labelled simulated. It reads text with a
 lexicon (`synthetic.FINDING_TERMS` plus the case's own terms), so it understands wording close to the

@@ -5,8 +5,7 @@ import polars as pl
 import pytest
 import torch
 
-from radimpress.config import JudgeConfig, LoraConfig, ReviewConfig, TinyBaseConfig, TrainConfig
-from radimpress.errors import ReviewScoresMissingError
+from radimpress.config import JudgeConfig, LoraConfig, TinyBaseConfig, TrainConfig
 from radimpress.evaluation.compare import (
     VariantOutcome,
     format_duration,
@@ -17,9 +16,6 @@ from radimpress.evaluation.compare import (
 )
 from radimpress.evaluation.judge import SCORES, expected_score, judge_prompt, train_judge
 from radimpress.modeling.loading import load_base_model, load_tokenizer
-from radimpress.review.rubric import ERROR_CATEGORIES
-from radimpress.review.sheet import REVIEW_COLUMNS, reviewer_scores, sample_for_review
-from radimpress.sim.reviewer import simulated_review
 from radimpress.sim.synthetic import generate_reports
 from radimpress.sim.tiny import build_tiny_base
 
@@ -94,68 +90,6 @@ def test_train_judge_measures_itself_on_held_out_reviews(judge_base, tmp_path):
         "n_train": 24,
         "n_holdout": 6,
     }
-
-
-GENERATIONS = pl.DataFrame(
-    {
-        "variant_id": ["v1", "v1", "v2", "v2"],
-        "report_id": ["1", "2", "1", "2"],
-        "modality": ["mri"] * 4,
-        "findings": ["Findings, with a comma.", "F2.", "Findings, with a comma.", "F2."],
-        "reference": ["R1.", "R2.", "R1.", "R2."],
-        "generated": ["G1a.", "G2a.", "G1b.", "G2b."],
-        "impression": ["R1.", "R2.", "R1.", "R2."],
-    }
-)
-
-
-def test_sample_for_review_is_seeded_and_capped():
-    assert sample_for_review(GENERATIONS, 3, seed=0).equals(sample_for_review(GENERATIONS, 3, seed=0))
-    assert sample_for_review(GENERATIONS, 3, seed=0).height == 3
-    assert sample_for_review(GENERATIONS, 100, seed=0).height == GENERATIONS.height
-
-
-def test_without_scores_the_review_sheet_is_written_and_the_error_names_it(tmp_path):
-    sheet = tmp_path / "review_sheet.csv"
-    with pytest.raises(ReviewScoresMissingError) as caught:
-        reviewer_scores(GENERATIONS, ReviewConfig(source="file"), sheet)
-    assert str(sheet) in str(caught.value)
-    assert "\n" not in str(caught.value)
-    written = pl.read_csv(sheet, schema_overrides={"report_id": pl.String})
-    assert written.columns == [*REVIEW_COLUMNS, "score"]
-    assert written.drop("score").equals(GENERATIONS.select(REVIEW_COLUMNS))
-    assert written["score"].null_count() == GENERATIONS.height
-
-
-def test_complete_reviewer_scores_are_joined(tmp_path):
-    scores_file = tmp_path / "scores.csv"
-    pl.DataFrame({"report_id": [2, 1, 2, 1], "variant_id": ["v2", "v2", "v1", "v1"], "score": [4, 9, 7, 10]}).write_csv(
-        scores_file
-    )
-    reviewed = reviewer_scores(GENERATIONS, ReviewConfig(source="file", scores_file=scores_file), tmp_path / "s.csv")
-    assert reviewed.height == GENERATIONS.height
-    by_key = {(v, r): s for v, r, s in reviewed.select("variant_id", "report_id", "score").iter_rows()}
-    assert by_key == {("v1", "1"): 10.0, ("v1", "2"): 7.0, ("v2", "1"): 9.0, ("v2", "2"): 4.0}
-    assert reviewed["generated"].to_list() == GENERATIONS["generated"].to_list()
-    assert reviewed["review_source"].unique().to_list() == ["reviewers"]
-
-
-def test_incomplete_reviewer_scores_say_how_many_are_missing(tmp_path):
-    scores_file = tmp_path / "scores.csv"
-    pl.DataFrame({"report_id": ["1", "2", "1"], "variant_id": ["v1", "v1", "v2"], "score": [1.0, None, 3.0]}).write_csv(
-        scores_file
-    )
-    with pytest.raises(ReviewScoresMissingError, match="scores 2 of the 4 sampled impressions"):
-        reviewer_scores(GENERATIONS, ReviewConfig(source="file", scores_file=scores_file), tmp_path / "s.csv")
-
-
-def test_simulated_review_scores_the_reference_full_marks():
-    sample = REPORTS.head(5).with_columns(pl.col("impression").alias("generated"))
-    reviewed = simulated_review(sample, ReviewConfig())
-    assert reviewed["score"].to_list() == [10.0] * 5
-    assert set(ERROR_CATEGORIES) <= set(reviewed.columns)
-    assert reviewed["review_source"].unique().to_list() == ["simulated"]
-    assert reviewed["report_id"].to_list() == sample["report_id"].to_list()
 
 
 @pytest.mark.parametrize(
@@ -250,13 +184,3 @@ def test_write_comparison_writes_both_tables_and_the_note(tmp_path):
     assert "Judge MAE 1.20 on 20 held-out reviews." in text
     png = (tmp_path / "comparison.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
-
-
-def test_reviewer_scores_reject_duplicates_and_out_of_range(tmp_path):
-    sample = pl.DataFrame({c: ["v", "v"] if c == "variant_id" else ["1", "2"] for c in REVIEW_COLUMNS if c != "score"})
-    for rows, message in (("v,1,5\nv,1,6\nv,2,5\n", "more than once"), ("v,1,5\nv,2,85\n", "outside the rubric")):
-        scores = tmp_path / "scores.csv"
-        scores.write_text("variant_id,report_id,score\n" + rows)
-        cfg = ReviewConfig(source="file", scores_file=scores)
-        with pytest.raises(ReviewScoresMissingError, match=message):
-            reviewer_scores(sample, cfg, tmp_path / "sheet.csv")

@@ -3,8 +3,17 @@ import json
 import polars as pl
 import pytest
 
+from radimpress.config import ReviewConfig
 from radimpress.review.rubric import ERROR_CATEGORIES, RubricWeights
-from radimpress.sim.reviewer import Review, StatedFinding, extract_stated_findings, review_frame, review_impression
+from radimpress.sim.reviewer import (
+    Review,
+    StatedFinding,
+    extract_stated_findings,
+    review_frame,
+    review_impression,
+    simulated_review,
+)
+from radimpress.sim.synthetic import generate_reports
 
 
 def _entry(finding, side=None, severity=None, negated=False, significant=True, in_impression=True):
@@ -203,3 +212,12 @@ def test_review_frame_reads_another_generated_column_and_weights():
     )
     reviews = review_frame(frame, RubricWeights(major_omission=10.0), generated_col="draft")
     assert reviews["score"].to_list() == [0.0]
+
+
+def test_simulated_review_scores_the_reference_full_marks():
+    sample = generate_reports(5, seed=1).with_columns(pl.col("impression").alias("generated"))
+    reviewed = simulated_review(sample, ReviewConfig())
+    assert reviewed["score"].to_list() == [10.0] * 5
+    assert set(ERROR_CATEGORIES) <= set(reviewed.columns)
+    assert reviewed["review_source"].unique().to_list() == ["simulated"]
+    assert reviewed["report_id"].to_list() == sample["report_id"].to_list()
