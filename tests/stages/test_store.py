@@ -44,7 +44,9 @@ def test_a_finished_stage_is_served_from_its_folder_without_running_again():
 def test_a_stage_killed_mid_write_leaves_nothing_a_later_run_takes_for_a_result(tmp_path, data_dir):
     pause = tmp_path / "pause"
     pause.touch()
-    script = f"import sys; sys.path.insert(0, {str(HERE)!r}); import stages_for_tests as s; s.two_files(5, {str(pause)!r})"
+    script = (
+        f"import sys; sys.path.insert(0, {str(HERE)!r}); import stages_for_tests as s; s.two_files(5, {str(pause)!r})"  # noqa: E501
+    )
     worker = subprocess.Popen([sys.executable, "-c", script], env=os.environ | {"RADIMPRESS_DATA_DIR": str(data_dir)})
     folder = stage_root("test-two-files") / two_files.key(5)[:16]
     partial = folder.with_name(folder.name + ".partial")
