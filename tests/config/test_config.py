@@ -27,7 +27,8 @@ def test_smoke_profile_is_shipped():
 
 
 @pytest.mark.parametrize("name", shipped_profiles())
-def test_every_shipped_profile_loads(name):
+def test_every_shipped_profile_loads(name, monkeypatch, tmp_path):
+    monkeypatch.setenv("RADIMPRESS_IU_XRAY", str(tmp_path / "indiana_reports.csv"))  # iu_xray names its data so
     profile = load_profile(name)
     assert isinstance(profile, Profile)
     assert profile.name == name
@@ -141,3 +142,12 @@ def test_repeated_models_are_rejected(tmp_path):
     path.write_text("name: p\nmodels: [tiny-llama, tiny-llama]\n")
     with pytest.raises(ProfileError, match="models: entries must be unique"):
         load_profile(path)
+
+
+def test_a_path_names_an_environment_variable(tmp_path, monkeypatch):
+    raw = {"name": "env", "data": {"source": "file", "path": "${REPORTS_DIR}/export.csv"}, "review": {"source": "file"}}
+    monkeypatch.setenv("REPORTS_DIR", str(tmp_path))
+    assert load_profile(_write_profile(tmp_path, raw)).data.path == tmp_path / "export.csv"
+    monkeypatch.delenv("REPORTS_DIR")
+    with pytest.raises(ProfileError, match=r"data\.path: names environment variable REPORTS_DIR, which is not set"):
+        load_profile(_write_profile(tmp_path, raw))
