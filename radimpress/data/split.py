@@ -1,10 +1,11 @@
-"""Deterministic train / validation / test split that never puts one patient in two splits.
+"""Deterministic train / validation / test split that never puts one patient, or one text, in two splits.
 
-Each report's split depends only on its group (the patient id, else the study id, else the report id) and
-the seed, so all of a patient's reports land together, and editing or adding one report never moves another
-patient to a different split (the other splits' files, and their caches, stay unchanged). Splitting each
-modality's dataset separately stratifies by modality; a patient with reports in two modalities still lands in
-the same split in both, since the group decides.
+Each report's split depends only on its unit and the seed. A unit joins the reports that must stay together: a
+patient's (else a study's, else the report itself), and every report whose normalised (findings, impression)
+text is identical, across patients, so an exact copy never sits in train while its twin is tested. Editing or
+adding one report moves no other patient unless it makes two texts identical (the other splits' files, and their
+caches, stay unchanged). Splitting each modality's dataset separately stratifies by modality; a patient with
+reports in two modalities still lands in the same split in both, since the unit decides.
 """
 
 from __future__ import annotations
@@ -50,9 +51,41 @@ def _present(column: str) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text)
 
 
+def normalised_text(column: str) -> pl.Expr:
+    """Lower case, punctuation and runs of spaces as one space: "No acute disease." == "no acute disease"."""
+    text = pl.col(column).cast(pl.String).fill_null("").str.to_lowercase()
+    return text.str.replace_all(r"[^\w]+", " ").str.strip_chars()
+
+
+def text_pair(reports: pl.DataFrame) -> pl.Series:
+    """The normalised (findings, impression) of each row, the text that must not straddle splits."""
+    return reports.select(
+        pl.concat_str(normalised_text("findings"), normalised_text("impression"), separator="\x1f").alias("pair")
+    ).to_series()
+
+
+def split_units(reports: pl.DataFrame) -> pl.Series:
+    """Each row's unit: the smallest group name among the groups its text ties it to (union-find)."""
+    groups = split_group(reports)
+    pairs = text_pair(reports) if {"findings", "impression"} <= set(reports.columns) else groups
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]  # path halving keeps the trees flat
+            node = parent[node]
+        return node
+
+    for group, pair in zip(groups.to_list(), pairs.to_list(), strict=True):
+        a, b = root(group), root("text:" + pair)
+        if a != b:
+            parent[max(a, b)] = min(a, b)  # "patient:" / "report:" / "study:" sort before "text:"
+    return pl.Series("unit", [root(group) for group in groups.to_list()], dtype=pl.String)
+
+
 def assign_splits(reports: pl.DataFrame, cfg: SplitConfig) -> pl.Series:
     """The split name of every row."""
-    groups = split_group(reports)
+    groups = split_units(reports)
     unit = {group: _unit_interval(group, cfg.seed) for group in groups.unique()}
     position = pl.Series([unit[group] for group in groups], dtype=pl.Float64)
     return (
@@ -72,3 +105,24 @@ def split_reports(reports: pl.DataFrame, cfg: SplitConfig) -> dict[str, pl.DataF
     """Frames for train, validation and test (sorted by id, so the files are byte-stable)."""
     tagged = reports.with_columns(assign_splits(reports, cfg)).sort("report_id")
     return {name: tagged.filter(pl.col("split") == name).drop("split") for name in SPLITS}
+
+
+def split_overlap(splits: dict[str, pl.DataFrame]) -> dict[str, dict[str, float]]:
+    """What of validation and test also occurs, normalised, in train: whole (findings, impression) pairs (none by
+    construction) and impressions alone (templated normals such as "No acute disease." make that legitimate)."""
+    train = splits["train"]
+    if not {"findings", "impression"} <= set(train.columns):
+        return {}
+    train_pairs, train_impressions = set(text_pair(train)), set(train.select(normalised_text("impression")).to_series())
+    overlap = {}
+    for name in ("validation", "test"):
+        frame = splits[name]
+        pairs = text_pair(frame).is_in(list(train_pairs))
+        impressions = frame.select(normalised_text("impression")).to_series().is_in(list(train_impressions))
+        overlap[name] = {
+            "reports": frame.height,
+            "pairs_in_train": int(pairs.sum()),
+            "impressions_in_train": int(impressions.sum()),
+            "impressions_in_train_share": float(impressions.mean()) if frame.height else 0.0,
+        }
+    return overlap

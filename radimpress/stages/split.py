@@ -5,17 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from radimpress.config import SplitConfig
-from radimpress.data.split import split_reports
+from radimpress.data.split import split_overlap, split_reports
 from radimpress.errors import InputDataError
-from radimpress.files import read_frame, write_frame
+from radimpress.files import read_frame, write_frame, write_json
 from radimpress.stages.store import stage
 
 
 @stage("split")
 def split_stage(dataset: Path, cfg: SplitConfig, *, out: Path) -> dict[str, Path]:
-    """train.parquet, validation.parquet and test.parquet: later stages take only the file they read."""
+    """train.parquet, validation.parquet and test.parquet (later stages take only the file they read), and
+    overlap.json: how much of validation and test also occurs in train."""
     splits = split_reports(read_frame(dataset), cfg)
     counts = {name: frame.height for name, frame in splits.items()}
     if not counts["train"] or not counts["test"]:
         raise InputDataError(f"{dataset.stem}: too few reports to split (train/validation/test = {counts})")
+    write_json(split_overlap(splits), out / "overlap.json")
     return {name: write_frame(frame, out / f"{name}.parquet") for name, frame in splits.items()}

@@ -3,7 +3,7 @@ import pytest
 
 from radimpress.config import SplitConfig
 from radimpress.data.segment import segment_by_modality, with_modality
-from radimpress.data.split import SPLITS, split_reports
+from radimpress.data.split import SPLITS, split_overlap, split_reports
 
 
 def _modality_codes(modality: list[str | None], exam: list[str | None]) -> list[str]:
@@ -238,3 +238,37 @@ def test_study_id_groups_when_there_is_no_patient_id():
     splits = split_reports(reports, SplitConfig(seed=0))
     studies = [set(frame["study_id"]) for frame in splits.values()]
     assert sum(len(s) for s in studies) == 20  # no study in two splits
+
+
+def test_identical_texts_under_different_ids_and_patients_never_straddle_splits():
+    reports = _reports(400).with_columns(
+        pl.Series("patient_id", [f"P{i}" for i in range(400)]),
+        pl.format("Impression {}.", "report_id").alias("impression"),
+    )
+    # 60 planted copies of 20 reports, under new ids and new patients, with case and punctuation changed.
+    copies = reports.head(20).with_columns(
+        pl.format("COPY{}", pl.col("report_id")).alias("report_id"),
+        pl.format("Q{}", pl.col("report_id")).alias("patient_id"),
+        (pl.col("findings").str.to_uppercase() + "  ").alias("findings"),
+        pl.col("impression").str.replace_all(r"\.", "").alias("impression"),
+    )
+    planted = pl.concat([reports, copies, copies.with_columns(pl.format("{}b", "report_id").alias("report_id"))])
+    splits = split_reports(planted, CFG)
+    where = {rid: name for name, frame in splits.items() for rid in frame["report_id"]}
+    for original in reports.head(20)["report_id"]:
+        assert where[original] == where[f"COPY{original}"] == where[f"COPY{original}b"]
+    overlap = split_overlap(splits)
+    assert overlap["test"]["pairs_in_train"] == overlap["validation"]["pairs_in_train"] == 0
+    assert overlap["test"]["reports"] == splits["test"].height
+
+
+def test_overlap_counts_impressions_seen_in_train():
+    frame = pl.DataFrame({"findings": ["a", "b", "c"], "impression": ["Normal.", "normal", "Mass."]})
+    splits = {"train": frame.head(1), "validation": frame.slice(1, 1), "test": frame.slice(1, 2)}
+    overlap = split_overlap(splits)
+    assert overlap["test"] == {
+        "reports": 2,
+        "pairs_in_train": 0,
+        "impressions_in_train": 1,
+        "impressions_in_train_share": 0.5,
+    }
