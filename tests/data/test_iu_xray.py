@@ -1,4 +1,4 @@
-"""The real IU X-ray export (the CSV $RADIMPRESS_IU_XRAY names) through ingest, segmentation and EDA, with its counts."""
+"""The real IU X-ray export ($RADIMPRESS_IU_XRAY names the CSV) through ingest, segmentation and EDA, with its counts."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from radimpress.config import load_profile
+from radimpress.files import read_frame, read_json
 from radimpress.stages.eda import eda_stage
 from radimpress.stages.ingest import ingest_stage
 from radimpress.stages.segment import segment_stage
-from radimpress.config import load_profile
-from radimpress.files import read_frame, read_json
 
 ROOT = Path(__file__).resolve().parents[2]
 CSV = Path(os.environ.get("RADIMPRESS_IU_XRAY", "/absent"))
