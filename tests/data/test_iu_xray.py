@@ -1,4 +1,4 @@
-"""The real IU X-ray export ($RADIMPRESS_IU_XRAY names the CSV) through ingest, segmentation and EDA, with its counts."""
+"""The real IU X-ray export (the CSV $RADIMPRESS_IU_XRAY names) through ingest, segments and EDA, with its counts."""
 
 from __future__ import annotations
 
