@@ -221,7 +221,12 @@ class EncoderConfig(StrictModel):
 
     name: str = Field("all-MiniLM-L6-v2", description="Short name used in metric keys and tables.")
     path: Path | None = Field(None, description="Local model folder; None uses the offline all-MiniLM-L6-v2 package.")
-    num_layers: int = Field(6, gt=0, description="BERTScore: which hidden layer to take the embeddings from.")
+    num_layers: int | None = Field(
+        None,
+        gt=0,
+        description="BERTScore: the hidden layer to read; None takes bert-score's own table for known models "
+        "(and 6, the last, for the offline all-MiniLM-L6-v2); a local ClinicalBERT or RadBERT folder needs it set.",
+    )
 
 
 class ScoreConfig(StrictModel):

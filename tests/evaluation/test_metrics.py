@@ -2,16 +2,30 @@
 
 from pathlib import Path
 
+import numpy as np
+import polars as pl
 import pytest
+import sacrebleu
+from nltk.stem import porter
+from rouge_score import rouge_scorer
 
 from radimpress.config import EncoderConfig, ScoreConfig
+from radimpress.errors import RadimpressError
 from radimpress.evaluation.metrics import (
+    BLEU_STATS,
+    bert_per_report,
     bert_scores,
+    bertscore_layers,
     bleu_score,
+    corpus_bleu,
     embedding_similarity,
     encoder_record,
+    rouge_per_report,
     rouge_scores,
+    rouge_tokens,
     score_impressions,
+    sentences_on_lines,
+    similarity_per_report,
 )
 
 REFERENCES = [
@@ -24,7 +38,7 @@ UNRELATED = [
     "An orchestra played waltzes after dinner.",
     "Bake bread for forty minutes.",
 ]
-ROUGE_KEYS = {f"{kind}_{part}" for kind in ("rouge1", "rouge2", "rougeL") for part in ("precision", "recall", "f1")}
+ROUGE_KEYS = {f"{k}_{p}" for k in ("rouge1", "rouge2", "rougeL", "rougeLsum") for p in ("precision", "recall", "f1")}
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +99,14 @@ def test_bertscore_of_identical_pairs_beats_unrelated(encoder):
     assert unrelated["bertscore_f1"] < identical["bertscore_f1"] - 0.3
 
 
-def test_bertscore_accepts_an_empty_prediction(encoder):
-    scores = bert_scores(["", REFERENCES[1]], REFERENCES[:2], encoder, num_layers=6)
-    assert 0 < scores["bertscore_f1"] < 1
+def test_an_empty_prediction_scores_zero_as_bert_score_itself_scores_it(encoder):
+    references = [REFERENCES[0], REFERENCES[0], REFERENCES[1]]
+    per_report = bert_per_report(["", " ", REFERENCES[1]], references, encoder, num_layers=6)
+    assert per_report["bertscore_f1"][:2].tolist() == [0.0, 0.0]
+    assert per_report["bertscore_precision"][0] == per_report["bertscore_recall"][0] == 0.0
+    assert per_report["bertscore_f1"][2] > 0.99
+    assert similarity_per_report(["", REFERENCES[1]], REFERENCES[:2], encoder)[0] == 0.0
+    assert rouge_scores([""], [REFERENCES[0]])["rouge1_f1"] == 0.0
 
 
 def test_embedding_similarity_of_identical_and_unrelated(encoder):
@@ -108,3 +127,69 @@ def test_score_impressions_gives_every_metric_and_its_encoders(encoder):
     assert 0 < scores.values["similarity_all-MiniLM-L6-v2"] < 1
     assert scores.encoders == {"bertscore": encoder, "similarity_all-MiniLM-L6-v2": encoder}
     assert all(record.revision for record in scores.encoders.values())
+
+
+def test_rouge_matches_the_values_rouge_score_publishes():
+    # rouge-score's README: rouge1 P/R/F 0.75 / 0.6667 / 0.7059, rougeL 0.625 / 0.5556 / 0.5882.
+    scores = rouge_scores(["The quick brown dog jumps on the log."], ["The quick brown fox jumps over the lazy dog"])
+    assert (scores["rouge1_precision"], scores["rouge1_recall"], scores["rouge1_f1"]) == pytest.approx(
+        (0.75, 0.6667, 0.7059), abs=1e-4
+    )
+    assert (scores["rougeL_precision"], scores["rougeL_recall"], scores["rougeL_f1"]) == pytest.approx(
+        (0.625, 0.5556, 0.5882), abs=1e-4
+    )
+
+
+def test_rouge_equals_rouge_score_on_english_impressions():
+    from radimpress.sim.synthetic import generate_reports
+
+    impressions = generate_reports(300, seed=4)["impression"].to_list()
+    predictions, references = impressions[1:], impressions[:-1]
+    reference_scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=True)
+    ours = rouge_per_report(predictions, references)
+    for i, (p, r) in enumerate(zip(predictions, references, strict=True)):
+        theirs = reference_scorer.score(sentences_on_lines(r), sentences_on_lines(p))
+        for kind, score in theirs.items():
+            assert ours[f"{kind}_f1"][i] == score.fmeasure
+            assert ours[f"{kind}_precision"][i] == score.precision
+
+
+def test_rouge_keeps_letters_outside_ascii():
+    stemmer = porter.PorterStemmer()
+    assert rouge_tokens("Épanchement pleural modéré.", stemmer) == ["épanchement", "pleural", "modéré"]
+    assert rouge_tokens("No acute disease, 3 views.", stemmer) == ["no", "acut", "diseas", "3", "view"]
+    # rouge-score's own tokenizer reads "modéré" as "mod", "r": a wrong word would score as partly right.
+    assert rouge_scores(["épanchement modéré"], ["épanchement léger"])["rouge1_f1"] == pytest.approx(0.5)
+    assert rouge_scores(["épanchement modéré"], ["épanchement modéré"])["rouge1_f1"] == 1.0
+
+
+def test_rouge_lsum_compares_the_items_of_a_numbered_impression():
+    assert sentences_on_lines("1. Effusion. 2. No pneumothorax.") == "1. Effusion.\n2. No pneumothorax."
+    swapped = rouge_scores(["1. No pneumothorax. 2. Small effusion."], ["1. Small effusion. 2. No pneumothorax."])
+    assert swapped["rougeLsum_f1"] == pytest.approx(1.0)
+    assert swapped["rougeL_f1"] < 0.8
+
+
+def test_corpus_bleu_from_per_report_statistics_equals_sacrebleu():
+    predictions = ["The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."]
+    references = ["The dog bit the man.", "It was not unexpected.", "The man bit him first."]
+    expected = sacrebleu.corpus_bleu(predictions, [references]).score / 100
+    scores = score_impressions(predictions, references, ScoreConfig(similarity=[]))
+    statistics = np.array(scores.per_report[BLEU_STATS].to_list())
+    assert corpus_bleu(statistics) == pytest.approx(expected) == scores.values["bleu"]
+    assert corpus_bleu(statistics[[0, 0, 2]]) != pytest.approx(expected)  # a resample is its own corpus
+
+
+def test_bertscore_layers_come_from_the_profile_then_bert_scores_table(tmp_path):
+    assert bertscore_layers(EncoderConfig()) == 6
+    assert bertscore_layers(EncoderConfig(name="roberta-large", path=tmp_path)) == 17  # bert-score's own table
+    assert bertscore_layers(EncoderConfig(name="radbert", path=tmp_path, num_layers=9)) == 9
+    with pytest.raises(RadimpressError, match="score.bertscore.num_layers: bert-score has no layer for encoder 'rad"):
+        bertscore_layers(EncoderConfig(name="radbert", path=tmp_path))
+
+
+def test_per_report_scores_keep_the_input_order():
+    scores = score_impressions([REFERENCES[0], UNRELATED[1]], REFERENCES[:2], ScoreConfig())
+    assert isinstance(scores.per_report, pl.DataFrame) and scores.per_report.height == 2
+    assert scores.per_report["rouge1_f1"].to_list() == [1.0, 0.0]
+    assert scores.values["rouge1_f1"] == pytest.approx(0.5)
