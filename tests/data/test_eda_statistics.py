@@ -1,0 +1,236 @@
+"""EDA tables on hand-built frames: every asserted number is worked out by hand in the comments.
+
+The frames here (REPORTS, QUARANTINE, PHI_REPORTS) are also what test_eda and test_eda_render feed the entry point
+and the pages, so those tests' numbers follow from the same comments.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from radimpress.data.eda.statistics import SECTIONS, eda_statistics
+
+
+def _reports(rows: list[dict]) -> pl.DataFrame:
+    """Kept reports in the canonical columns; unspecified optional columns are null."""
+    ids = {"report_id": [str(i) for i in range(len(rows))]}
+    columns = ["patient_id", "study_id", "modality", "body_part", "exam", *SECTIONS]
+    data = ids | {c: [row.get(c) for row in rows] for c in columns}
+    return pl.DataFrame(data, schema={c: pl.String for c in data})
+
+
+REPORTS = _reports(
+    [
+        {
+            "modality": "mri",
+            "body_part": "brain",
+            "clinical_information": "Headache.",
+            "findings": "one two three",
+            "impression": "No acute intracranial abnormality.",
+        },
+        {
+            "modality": "mri",
+            "body_part": "brain",
+            "findings": "one two three four five",
+            "impression": "no acute   intracranial abnormality",
+        },
+        {
+            "modality": "mri",
+            "body_part": "knee",
+            "clinical_information": "  ",
+            "findings": "a b c d e f g h i j",
+            "impression": "Large tear of the ACL. Small joint effusion.",
+        },
+        {"modality": "ct", "findings": "Lesion 2.5 cm at C5-6. lesion", "impression": "Normal chest CT."},
+        {"modality": "ct", "findings": "Clear lungs.", "impression": "normal chest ct"},
+        {"modality": "ct", "findings": "Small effusion.", "impression": "Mild effusion, otherwise normal."},
+        {"modality": "ct", "findings": "Small effusion.", "impression": "Mild effusion, otherwise normal."},
+        {"modality": "ct", "findings": "Clear lungs.", "impression": "Unremarkable."},
+    ]
+)
+QUARANTINE = _reports([{"modality": "mri"}] * 3).with_columns(
+    pl.Series("reason", ["no_findings", "duplicate_id", "duplicate_id"])
+)
+
+
+@pytest.fixture(scope="module")
+def stats() -> dict[str, pl.DataFrame]:
+    return eda_statistics(REPORTS)
+
+
+def _row(table: pl.DataFrame, **keys: str) -> dict:
+    return table.filter(**keys).drop(*keys).row(0, named=True)
+
+
+def test_word_count_stats_of_findings(stats):
+    # mri findings have 3, 5 and 10 words; linear quantiles: p5 = 3 + 0.1 * 2, p95 = 5 + 0.9 * 5; std = sqrt(26 / 2)
+    assert _row(stats["word_counts"], modality="mri", section="findings") == pytest.approx(
+        {
+            "reports": 3,
+            "missing": 0,
+            "mean": 6.0,
+            "std": 13**0.5,
+            "min": 3,
+            "p5": 3.2,
+            "median": 5.0,
+            "p95": 9.5,
+            "max": 10,
+        }
+    )
+
+
+def test_missing_sections_count_zero_words_and_are_counted(stats):
+    # "Headache." is 1 word; a null and a blank clinical information count 0 words and as missing
+    row = _row(stats["word_counts"], modality="mri", section="clinical_information")
+    assert row == pytest.approx(
+        {
+            "reports": 3,
+            "missing": 2,
+            "mean": 1 / 3,
+            "std": 1 / 3**0.5,
+            "min": 0,
+            "p5": 0,
+            "median": 0,
+            "p95": 0.9,
+            "max": 1,
+        }
+    )
+
+
+def test_missing_values_count_null_and_blank_per_modality_and_column(stats):
+    missing = stats["missing"].filter(modality="mri")
+    assert dict(missing.select("column", "missing").iter_rows()) == {
+        "report_id": 0,
+        "patient_id": 3,
+        "study_id": 3,
+        "body_part": 0,
+        "exam": 3,
+        "clinical_information": 2,
+        "findings": 0,
+        "impression": 0,
+    }
+    assert _row(missing.drop("modality"), column="clinical_information") == pytest.approx(
+        {"reports": 3, "missing": 2, "share": 2 / 3}
+    )
+
+
+def test_modality_counts_per_body_part_most_frequent_first(stats):
+    assert stats["modality_counts"].rows() == [("ct", None, 5), ("mri", "brain", 2), ("mri", "knee", 1)]
+
+
+def test_outliers_among_present_sections():
+    # 20 findings of 10 words, one of 100 and one of 2; a missing one is left out.
+    # p99 of the 22 lengths: position 0.99 * 21 = 20.79 between 10 and 100 -> 10 + 0.79 * 90 = 81.1: one very long.
+    # mean 302 / 22 = 13.7, sample std 19.3: z(100) = 4.46, z(2) = -0.61, z(10) = -0.19: one |z| > 3.
+    findings = ["w " * 10] * 20 + ["w " * 100, "Small effusion.", None]
+    reports = _reports([{"modality": "xray", "findings": f, "impression": "Normal."} for f in findings])
+    outliers = eda_statistics(reports)["outliers"]
+    assert _row(outliers, section="findings") == pytest.approx(
+        {"modality": "xray", "present": 22, "very_short": 1, "p99": 81.1, "very_long": 1, "z_over_3": 1}
+    )
+    # every impression is 1 word: all very short, none long, std 0 gives no z
+    assert _row(outliers, section="impression") == pytest.approx(
+        {"modality": "xray", "present": 23, "very_short": 23, "p99": 1.0, "very_long": 0, "z_over_3": 0}
+    )
+    assert _row(outliers, section="clinical_information")["present"] == 0
+
+
+def test_top_impressions_are_normalised_with_shares(stats):
+    # lower-cased, whitespace collapsed, trailing period stripped: the two mri brain impressions are one
+    assert stats["top_impressions"].filter(modality="mri").drop("modality").rows() == [
+        (1, "no acute intracranial abnormality", 2, pytest.approx(2 / 3)),
+        (2, "large tear of the acl. small joint effusion", 1, pytest.approx(1 / 3)),
+    ]
+    # ties broken by text
+    assert stats["top_impressions"].filter(modality="ct")["impression"].to_list() == [
+        "mild effusion, otherwise normal",
+        "normal chest ct",
+        "unremarkable",
+    ]
+
+
+def test_templated_normal_needs_a_repeat_and_no_finding(stats):
+    # ct: "normal chest ct" twice counts; "mild effusion, otherwise normal" repeats but grades a finding;
+    # "unremarkable" reads normal but occurs once. mri: "no acute intracranial abnormality" twice.
+    assert stats["templated_normal"].rows() == [
+        ("ct", 5, 2, 1, pytest.approx(0.4)),
+        ("mri", 3, 2, 1, pytest.approx(2 / 3)),
+    ]
+
+
+def test_templated_normal_opens_with_the_normal_statement():
+    impressions = (
+        ["Cardiomegaly, no acute findings."] * 2
+        + ["1. No acute findings."] * 3
+        + ["No acute fracture. Mild arthritis."] * 2
+    )
+    reports = _reports([{"modality": "xray", "findings": "x", "impression": i} for i in impressions])
+    # only "1. no acute findings": the first leads with a finding, the last grades one
+    assert eda_statistics(reports)["templated_normal"].rows() == [("xray", 7, 3, 1, pytest.approx(3 / 7))]
+
+
+def test_vocabulary_counts_distinct_lower_cased_words(stats):
+    vocabulary = {(m, s): n for m, s, n in stats["vocabulary"].iter_rows()}
+    # findings: lesion, 2.5, cm, at, c5-6 + clear, lungs + small, effusion
+    assert vocabulary["ct", "findings"] == 9
+    assert vocabulary["ct", "clinical_information"] == 0
+    # one..five + a..j
+    assert vocabulary["mri", "findings"] == 15
+    # no acute intracranial abnormality + large tear of the acl small joint effusion
+    assert vocabulary["mri", "impression"] == 12
+
+
+def test_ngrams_stay_in_a_sentence_and_skip_stop_word_edges():
+    impressions = ["No acute fracture. Mild joint effusion."] * 2 + ["1. No acute fracture of the left wrist."]
+    reports = _reports([{"modality": "xray", "findings": "x", "impression": i} for i in impressions])
+    ngrams = eda_statistics(reports)["top_ngrams"].drop("modality")
+    # "fracture mild" crosses a sentence; "fracture of", "of the", "the left" start or end on a stop word; the list
+    # number "1." is no word
+    assert ngrams.rows() == [
+        (2, 1, "acute fracture", 3),
+        (2, 2, "no acute", 3),
+        (2, 3, "joint effusion", 2),
+        (2, 4, "mild joint", 2),
+        (2, 5, "left wrist", 1),
+        (3, 1, "no acute fracture", 3),
+        (3, 2, "mild joint effusion", 2),
+    ]
+
+
+def test_lazy_and_eager_inputs_give_equal_statistics(stats):
+    lazy = eda_statistics(REPORTS.lazy().with_columns(pl.lit(1).alias("extra_column")))
+    assert stats.keys() == lazy.keys()
+    for name, table in stats.items():
+        assert table.equals(lazy[name]), name
+
+
+PHI_REPORTS = pl.concat(
+    [
+        REPORTS,
+        _reports(
+            [
+                {
+                    "modality": "xray",
+                    "findings": "x",
+                    "impression": "Seen by Dr. Smith on 01/02/2020 <b>unchanged</b>.",
+                },
+                {
+                    "modality": "xray",
+                    "findings": "x",
+                    "impression": "Seen by Dr. Smith on 01/02/2020 <b>unchanged</b>.",
+                },
+                {"modality": "xray", "findings": "x", "impression": "<script>alert(1)</script> Normal."},
+            ]
+        ).with_columns(pl.format("x{}", pl.int_range(pl.len())).alias("report_id")),
+    ]
+)
+
+
+def test_shown_impressions_are_redacted():
+    stats = eda_statistics(PHI_REPORTS)
+    top = stats["top_impressions"].filter(modality="xray")
+    assert top["impression"].first() == "seen by dr. [name] on [date] <b>unchanged</b>"
+    assert "seen by dr" in stats["top_ngrams"]["ngram"].to_list()
+    shown = " ".join([*top["impression"], *stats["top_ngrams"]["ngram"]]).lower()
+    assert "smith" not in shown and "2020" not in shown
