@@ -18,6 +18,7 @@ from tasks.evaluation import compare_top, judge_variant, review_sample, run_base
 from tasks.modeling import finetune, generate_impressions, prepare_base
 from tasks.tracking import (
     finish_tracking,
+    log_splits,
     log_variant,
     mark_parent_failed,
     publish_eda,
@@ -36,7 +37,9 @@ def capstone(profile: str = "smoke") -> str:
     segments = segment_reports(reports, cfg.data.model_modalities)
     publish_eda(parent_run, explore(segments, reports, cfg.tracking.report_text != "none"))
     splits = {m: split_dataset(segments[m], cfg.split) for m in cfg.data.model_modalities}
+    log_splits(parent_run, splits)
 
+    # Every variant is fine-tuned, then generated and scored on the validation split: the choices are made there.
     variants = expand_variants(cfg)
     bases = {
         (m, model): prepare_base.submit(model, splits[m]["train"], cfg.tiny_base, cfg.model_paths, cfg.hub)
@@ -46,40 +49,47 @@ def capstone(profile: str = "smoke") -> str:
     variant_bases = [bases[v.modality, v.model] for v in variants]
     failures = [cfg.faults.finetune_failures.get(v.model, 0) for v in variants]
     adapters = finetune.map(variants, variant_bases, [splits[v.modality]["train"] for v in variants], failures)
+    validation = [splits[v.modality]["validation"] for v in variants]
+    val_generations = generate_impressions.map(variants, variant_bases, adapters, validation, unmapped(cfg.generate))
+    val_scores = score.map(val_generations, unmapped(cfg.score))
+    variant_runs = log_variant.map(
+        unmapped(parent_run), variants, adapters, val_generations, val_scores, unmapped(cfg.tracking.report_text)
+    )
+    _raise_first_failure(adapters, val_generations, val_scores, variant_runs)
+    top = select_top(variants, val_scores, cfg.select)
+
+    # The test split reports: the chosen variants and the baselines only.
+    chosen = [variants[i] for i in top]
+    test = [splits[v.modality]["test"] for v in chosen]
     generations = generate_impressions.map(
-        variants, variant_bases, adapters, [splits[v.modality]["test"] for v in variants], unmapped(cfg.generate)
+        chosen, [variant_bases[i] for i in top], [adapters[i] for i in top], test, unmapped(cfg.generate)
     )
     scores = score.map(generations, unmapped(cfg.score))
-    variant_runs = log_variant.map(
-        unmapped(parent_run), variants, adapters, generations, scores, unmapped(cfg.tracking.report_text)
-    )
-
     baselines = [BaselineSpec(name, m) for m in cfg.data.model_modalities for name in BASELINES]
     baseline_outputs = run_baseline.map(
         baselines, [splits[b.modality]["train"] for b in baselines], [splits[b.modality]["test"] for b in baselines]
     )
     baseline_scores = score.map(baseline_outputs, unmapped(cfg.score))
+    _raise_first_failure(generations, scores, baseline_scores)
 
-    _raise_first_failure(adapters, generations, scores, variant_runs, baseline_scores)
-    top = select_top(variants, scores, cfg.select)
-    top_generations = [generations[i] for i in top]
     # The judge starts from its model's base for the first modality (built above when it is also fine-tuned).
     judge_base = prepare_base(
         cfg.judge.model, splits[variants[0].modality]["train"], cfg.tiny_base, cfg.model_paths, cfg.hub
     )
-    judge_dir = train_judge(review_sample(top_generations, cfg.review), cfg.judge, judge_base)
-    judged = judge_variant.map(unmapped(judge_dir), top_generations)
+    judge_dir = train_judge(review_sample(generations, cfg.review), cfg.judge, judge_base)
+    judged = judge_variant.map(unmapped(judge_dir), generations)
     judged_baselines = judge_variant.map(unmapped(judge_dir), baseline_outputs)
     rows = [
-        {"finetune_dir": adapters[i], "generation_dir": generations[i], "scores_path": scores[i], "judged_dir": j}
-        for i, j in zip(top, judged, strict=True)
+        {"finetune_dir": adapters[i], "generation_dir": g, "scores_path": s, "judged_dir": j}
+        for i, g, s, j in zip(top, generations, scores, judged, strict=True)
     ] + [
         {"finetune_dir": out, "generation_dir": out, "scores_path": scored, "judged_dir": j}
         for out, scored, j in zip(baseline_outputs, baseline_scores, judged_baselines, strict=True)
     ]
-    comparison = compare_top(rows, [variants[i] for i in top] + baselines, judge_dir)
-    tag_top_variants(variant_runs, top, judged, cfg.review.source)
-    finish_tracking(parent_run, judge_dir, comparison, cfg.tracking.report_text)
+    overlaps = {m: splits[m]["overlap"] for m in cfg.data.model_modalities}
+    comparison = compare_top(rows, chosen + baselines, judge_dir, cfg.select.metric, overlaps)
+    tag_top_variants(variant_runs, top, scores, judged, comparison, cfg.review.source, cfg.tracking.report_text)
+    finish_tracking(parent_run, judge_dir, comparison, [variant_runs[i] for i in top], cfg.tracking.report_text)
     return str(comparison)
 
 

@@ -34,7 +34,8 @@ def score(generation_dir: Path, cfg: ScoreConfig) -> Path:
 
 @task(cache_policy=NO_CACHE)
 def select_top(variants: list[VariantSpec], scores_paths: list[Path], cfg: SelectConfig) -> list[int]:
-    """Indices of the top-k variants by the selection metric (each model's best only, with `per_model`)."""
+    """Indices of the top-k variants by the selection metric on the validation split (each model's best only,
+    with `per_model`): the test split plays no part in the choice."""
     values = [read_json(path)["values"][cfg.metric] for path in scores_paths]
     groups = [variant.model for variant in variants] if cfg.per_model else None
     return top_k_indices(values, cfg.top_k, groups)
@@ -68,6 +69,12 @@ def judge_variant(judge_dir: Path, generation_dir: Path) -> Path:
 # Not cached by Prefect: it reads the run facts (times) of the folders it compares, which are outside their keys;
 # its own stage folder is keyed by them and makes a repeat instant.
 @task(cache_policy=NO_CACHE)
-def compare_top(top: list[dict[str, Path]], variants: list[VariantSpec | BaselineSpec], judge_dir: Path) -> Path:
-    """The study's two tables for the top variants and the baselines, as CSV and Markdown."""
-    return compare_stage(top, variants, judge_dir)
+def compare_top(
+    top: list[dict[str, Path]],
+    variants: list[VariantSpec | BaselineSpec],
+    judge_dir: Path,
+    metric: str,
+    overlaps: dict[str, Path],
+) -> Path:
+    """The study's two tables for the top variants and the baselines, with intervals and paired tests."""
+    return compare_stage(top, variants, judge_dir, metric, overlaps)

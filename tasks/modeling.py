@@ -48,11 +48,11 @@ def finetune(variant: VariantSpec, base: Path, train_path: Path, failures: int =
     retry_delay_seconds=5,
     cache_policy=stage_cache(generate_stage),
     persist_result=True,
-    task_run_name="generate-{variant.variant_id}",
+    task_run_name="generate-{variant.variant_id}-{split_path.stem}",
 )
 def generate_impressions(
-    variant: VariantSpec, base: Path, finetune_dir: Path, test_path: Path, cfg: GenerateConfig
+    variant: VariantSpec, base: Path, finetune_dir: Path, split_path: Path, cfg: GenerateConfig
 ) -> Path:
-    """Generate the test split's impressions with one variant."""
-    report = progress_reporter(f"generate {variant.variant_id}")
-    return generate_stage(variant, base, finetune_dir, test_path, cfg, report)
+    """Generate one split's impressions with one variant."""
+    report = progress_reporter(f"generate {variant.variant_id} ({split_path.stem})")
+    return generate_stage(variant, base, finetune_dir, split_path, cfg, report)

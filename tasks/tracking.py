@@ -7,14 +7,20 @@ MLflow record. They are idempotent, so a retried flow run reuses its parent run 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
-from mlflow.entities import RunStatus
+import polars as pl
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.entities import DatasetInput, InputTag, RunStatus
 from mlflow.tracking import MlflowClient
 from prefect import runtime, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -24,10 +30,24 @@ from radimpress.config import Profile
 from radimpress.config.variants import VariantSpec
 from radimpress.data.phi import pseudonymise_ids, redact_frame
 from radimpress.files import RUN_FACTS, data_dir, read_frame, read_json, write_frame
+from radimpress.stages.keys import fingerprint, library_versions
 
 # MLflow's sqlite store is not safe for concurrent writers; mapped tasks run in threads.
 _LOCK = threading.Lock()
 FLOW_RUN_TAG = "prefect.flow_run_id"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def provenance_tags() -> dict[str, str]:
+    """The code and library versions behind a run: the git commit (with '+dirty' for uncommitted changes)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    dirty = "+dirty" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return {"radimpress.git_commit": commit + dirty} | {f"version.{k}": v for k, v in library_versions().items()}
 
 
 def tracking_uri() -> str:
@@ -65,7 +85,7 @@ def start_tracking(profile: Profile) -> str:
         run_id = _find_run(client, experiment_id, **{FLOW_RUN_TAG: flow_run_id})
         if run_id is None:
             tags = {FLOW_RUN_TAG: flow_run_id, "mlflow.runName": f"capstone-{profile.name}-{runtime.flow_run.name}"}
-            run_id = client.create_run(experiment_id, tags=tags).info.run_id
+            run_id = client.create_run(experiment_id, tags=tags | provenance_tags()).info.run_id
         # A retry may follow a profile fix (say, review.scores_file): the record shows what this attempt ran.
         for key, value in {"profile": profile.name, "review.source": profile.review.source}.items():
             client.set_tag(run_id, key, value)
@@ -93,7 +113,7 @@ def _variant_run(client: MlflowClient, parent_run_id: str, variant: VariantSpec)
             "variant_id": variant.variant_id,
             "mlflow.runName": variant.variant_id,
         }
-        run_id = client.create_run(experiment_id, tags=tags).info.run_id
+        run_id = client.create_run(experiment_id, tags=tags | provenance_tags()).info.run_id
     return run_id
 
 
@@ -106,7 +126,8 @@ def log_variant(
     scores_path: Path,
     report_text: str,
 ) -> str:
-    """Nested run of one variant: parameters, loss curve, scores, timings, and the adapter as artifacts."""
+    """Nested run of one variant: parameters, loss curve, validation scores (`val/...`: what selection read),
+    timings, and the adapter as artifacts."""
     train, generation, scores = (
         read_json(finetune_dir / RUN_FACTS),
         read_json(generation_dir / RUN_FACTS),
@@ -121,7 +142,7 @@ def log_variant(
             client.log_param(run_id, key, value)
         for step, loss in enumerate(train["losses"], start=1):
             client.log_metric(run_id, "train_loss", loss, step=step)
-        metrics = scores["values"] | {
+        metrics = {f"val/{key}": value for key, value in scores["values"].items()} | {
             "train_seconds": train["train_seconds"],
             "generation_seconds": generation["seconds"],
             "tokens_per_second": generation["tokens_per_second"],
@@ -177,17 +198,78 @@ def _log_adapter(client: MlflowClient, run_id: str, adapter_dir: Path, with_toke
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
-def tag_top_variants(variant_run_ids: list[str], top: list[int], judged_dirs: list[Path], review_source: str) -> None:
-    """Tag the top-k variant runs with their rank and judge score, so the MLflow UI compares them side by side."""
+def tag_top_variants(
+    variant_run_ids: list[str],
+    top: list[int],
+    test_generations: list[Path],
+    test_scores: list[Path],
+    judged_dirs: list[Path],
+    comparison_dir: Path,
+    review_source: str,
+    report_text: str,
+) -> None:
+    """The top-k variant runs get their rank, their test scores (`test/...`) with 95% intervals (`..._ci_low`,
+    `..._ci_high`), the judge's score and a per-report table, so the MLflow UI compares them side by side."""
+    intervals = pl.read_csv(comparison_dir / "intervals.csv")
     with _LOCK:
         client = _client()
-        for rank, (index, judged_dir) in enumerate(zip(top, judged_dirs, strict=True), start=1):
+        rows = zip(top, test_generations, test_scores, judged_dirs, strict=True)
+        for rank, (index, generation_dir, scores_path, judged_dir) in enumerate(rows, start=1):
             run_id = variant_run_ids[index]
+            variant_id = client.get_run(run_id).data.tags["variant_id"]
             client.set_tag(run_id, "top_k_rank", str(rank))
             client.set_tag(run_id, "top_k", "true")
             client.set_tag(run_id, "factual_correctness.review_source", review_source)
+            for key, value in read_json(scores_path)["values"].items():
+                client.log_metric(run_id, f"test/{key}", value)
+            for metric, low, high in (
+                intervals.filter(pl.col("Variant") == variant_id).select("Metric", "CI low", "CI high").iter_rows()
+            ):
+                client.log_metric(run_id, f"test/{metric}_ci_low", low)
+                client.log_metric(run_id, f"test/{metric}_ci_high", high)
             judged = read_json(judged_dir / "judged.json")["factual_correctness"]
             client.log_metric(run_id, "factual_correctness_judge", judged)
+            client.log_metric(run_id, "test/factual_correctness", judged)
+            per_report = scores_path.parent / "per_report.parquet"
+            _log_per_report(client, run_id, generation_dir, per_report, judged_dir, report_text)
+
+
+def _log_per_report(
+    client: MlflowClient, run_id: str, generation_dir: Path, per_report: Path, judged_dir: Path, report_text: str
+) -> None:
+    """Each test report's scores as an MLflow table, with the report's text redacted (or raw, when the profile says
+    so); ids only, pseudonymised, with `none`."""
+    judged = read_frame(judged_dir / "judged.parquet").select("report_id", "factual_correctness")
+    frame = read_frame(per_report).drop("bleu_stats").join(judged, on="report_id", how="left")
+    if report_text != "none":
+        texts = read_frame(generation_dir / "generations.parquet").select(
+            "report_id", "findings", "reference", "generated"
+        )
+        frame = texts.join(frame, on="report_id", how="left")
+    if report_text != "raw":
+        frame = pseudonymise_ids(redact_frame(frame) if report_text == "redacted" else frame, _id_salt())
+    client.log_table(run_id, data=frame.to_pandas(), artifact_file="test/per_report.json")
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
+def log_splits(run_id: str, splits: dict[str, dict[str, Path]]) -> None:
+    """Each split file as an MLflow dataset of the parent run (name, content digest, row count: no report text)."""
+    inputs = []
+    for modality, paths in splits.items():
+        for name in ("train", "validation", "test"):
+            source = resolve_dataset_source(paths[name].resolve().as_uri())
+            digest = fingerprint(paths[name])["digest"][:16]
+            reports = read_frame(paths[name]).height
+            dataset = MetaDataset(source=source, name=f"{modality}-{name} ({reports} reports)", digest=digest)
+            inputs.append(DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", name)]))
+    with _LOCK:
+        _client().log_inputs(run_id, datasets=inputs)
+
+
+def compare_url(experiment_id: str, run_ids: list[str]) -> str:
+    """The MLflow UI page that compares `run_ids` side by side (its own route: #/compare-runs)."""
+    query = f"runs={quote(json.dumps(run_ids))}&experiments={quote(json.dumps([experiment_id]))}"
+    return f"{tracking_uri()}/#/compare-runs?{query}"
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
@@ -203,8 +285,11 @@ def publish_eda(run_id: str, eda_dir: Path) -> None:
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
-def finish_tracking(run_id: str, judge_dir: Path, comparison_dir: Path, report_text: str) -> None:
-    """Publish the comparison (MLflow and Prefect artifacts), log the judge's trust numbers, close the parent run."""
+def finish_tracking(
+    run_id: str, judge_dir: Path, comparison_dir: Path, top_run_ids: list[str], report_text: str
+) -> str:
+    """Publish the comparison (MLflow and Prefect artifacts), log the judge's trust numbers, close the parent run;
+    return (and print, and keep beside the latest comparison) the MLflow page comparing the top variants."""
     judge = read_json(judge_dir / "judge.json")
     with (comparison_dir / "quality.csv").open() as handle:
         table = list(csv.DictReader(handle))
@@ -217,6 +302,11 @@ def finish_tracking(run_id: str, judge_dir: Path, comparison_dir: Path, report_t
         client.log_artifacts(run_id, str(comparison_dir), "comparison")
         client.log_dict(run_id, judge, "judge/judge.json")
         _log_adapter(client, run_id, judge_dir / "adapter", with_tokenizer=report_text == "raw")
+        url = compare_url(client.get_run(run_id).info.experiment_id, top_run_ids)
+        client.set_tag(run_id, "compare_top_url", url)
         client.set_terminated(run_id, "FINISHED")
     latest = data_dir() / "latest" / str(runtime.flow_run.parameters.get("profile", "smoke")).replace("/", "_")
     shutil.copytree(comparison_dir, latest, dirs_exist_ok=True)
+    (latest / "mlflow_compare_url.txt").write_text(url + "\n")
+    print(f"MLflow comparison of the top {len(top_run_ids)} variants: {url}")
+    return url

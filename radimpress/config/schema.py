@@ -120,7 +120,9 @@ class SplitConfig(StrictModel):
     """Deterministic train / validation / test split."""
 
     train: float = Field(0.8, gt=0, lt=1, description="Share of reports for training.")
-    validation: float = Field(0.1, ge=0, lt=1, description="Share for validation (training loss monitoring).")
+    validation: float = Field(
+        0.1, gt=0, lt=1, description="Share for validation: top models and early stopping are chosen on it."
+    )
     test: float = Field(0.1, gt=0, lt=1, description="Share for the test set every model is scored on.")
     seed: int = Field(0, description="Seed of the shuffle.")
 
@@ -438,7 +440,7 @@ class Profile(StrictModel):
 
     @model_validator(mode="after")
     def _known_selection_metric(self) -> Profile:
-        known = [f"{k}_{p}" for k in ("rouge1", "rouge2", "rougeL") for p in ("precision", "recall", "f1")]
+        known = [f"{k}_{p}" for k in ("rouge1", "rouge2", "rougeL", "rougeLsum") for p in ("precision", "recall", "f1")]
         known += ["bleu", "bertscore_precision", "bertscore_recall", "bertscore_f1"]
         known += [f"similarity_{e.name}" for e in self.score.similarity]
         if self.select.metric not in known:

@@ -21,6 +21,7 @@ def baseline_stage(baseline: BaselineSpec, train_path: Path, test_path: Path, *,
     seconds = time.perf_counter() - started
     generations = test.with_columns(
         pl.lit(baseline.variant_id).alias("variant_id"),
+        pl.lit(test_path.stem).alias("split"),
         pl.col("impression").alias("reference"),
         pl.Series("generated", predicted, dtype=pl.String),
     )

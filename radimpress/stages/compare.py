@@ -1,4 +1,5 @@
-"""Compare: the study's tables for the top variants and the baselines, with the judge's trust numbers."""
+"""Compare: the study's tables for the top variants and the baselines, every number with its 95% interval, the
+paired tests against the best model and the baselines, the split's remaining overlap and the judge's trust."""
 
 from __future__ import annotations
 
@@ -6,16 +7,29 @@ from pathlib import Path
 
 from radimpress.config.variants import VariantSpec
 from radimpress.evaluation.baselines import BaselineSpec
-from radimpress.evaluation.compare import VariantOutcome, write_comparison
-from radimpress.files import RUN_FACTS, read_json
+from radimpress.evaluation.compare import (
+    PerReport,
+    VariantOutcome,
+    intervals,
+    not_worse_than_best,
+    significance_table,
+    write_comparison,
+)
+from radimpress.files import RUN_FACTS, read_frame, read_json
 from radimpress.stages.store import stage
 
 
-def compare_stage(top: list[dict[str, Path]], variants: list[VariantSpec | BaselineSpec], judge_dir: Path) -> Path:
-    """The comparison of `top` (in rank order). Training and generation times are facts of the runs that made
-    the folders, outside their content keys, so they enter this stage's key explicitly."""
+def compare_stage(
+    top: list[dict[str, Path]],
+    variants: list[VariantSpec | BaselineSpec],
+    judge_dir: Path,
+    metric: str,
+    overlaps: dict[str, Path],
+) -> Path:
+    """The comparison of `top` (in rank order, then the baselines). Training and generation times are facts of the
+    runs that made the folders, outside their content keys, so they enter this stage's key explicitly."""
     facts = [_run_facts(paths) for paths in top]
-    return comparison_stage(top, variants, judge_dir, facts)
+    return comparison_stage(top, variants, judge_dir, metric, overlaps, facts)
 
 
 @stage("compare")
@@ -23,21 +37,57 @@ def comparison_stage(
     top: list[dict[str, Path]],
     variants: list[VariantSpec | BaselineSpec],
     judge_dir: Path,
+    metric: str,
+    overlaps: dict[str, Path],
     facts: list[dict[str, dict]],
     *,
     out: Path,
 ) -> Path:
-    outcomes = [_outcome(paths, variant, fact) for paths, variant, fact in zip(top, variants, facts, strict=True)]
-    judge = read_json(judge_dir / "judge.json")
+    per_reports = [_per_report(paths) for paths in top]
+    outcomes = [
+        _outcome(paths, variant, fact, per_report)
+        for paths, variant, fact, per_report in zip(top, variants, facts, per_reports, strict=True)
+    ]
+    names = [variant.variant_id for variant in variants]
+    baselines = [i for i, variant in enumerate(variants) if isinstance(variant, BaselineSpec)]
+    significance = significance_table(names, per_reports, metric, baselines)
+    marks = ["yes" if fine else "no" for fine in not_worse_than_best(significance, names, baselines)]
+    notes = [_selection_note(metric), _leakage_note(overlaps), _judge_note(judge_dir)]
     source = read_json(judge_dir / "judge_base.json")["review_source"]
     label = "judge, trained on SIMULATED reviews" if source == "simulated" else "judge, trained on reviewers' scores"
-    note = (
+    return write_comparison(outcomes, label, notes, out, significance, marks + [""] * len(baselines))
+
+
+def _selection_note(metric: str) -> str:
+    return (
+        f"The top models were ranked by validation {metric}; the test split only reports. 'Not worse than best': "
+        f"no paired test (approximate randomisation over test reports, Holm-corrected) finds the model's {metric} "
+        "below the best model's at the 5% level; such models are not told apart by this test set."
+    )
+
+
+def _leakage_note(overlaps: dict[str, Path]) -> str:
+    parts = []
+    for modality, path in overlaps.items():
+        test = read_json(path).get("test", {})
+        if test:
+            parts.append(
+                f"{modality}: {test['pairs_in_train']} of {test['reports']} test (findings, impression) pairs occur in "
+                f"train; {test['impressions_in_train_share']:.0%} of test impressions occur verbatim in train "
+                "(templated normal reports make that legitimate, and ROUGE / BLEU reward it)"
+            )
+    return "Leakage: " + "; ".join(parts) + "." if parts else ""
+
+
+def _judge_note(judge_dir: Path) -> str:
+    judge = read_json(judge_dir / "judge.json")
+    source = read_json(judge_dir / "judge_base.json")["review_source"]
+    return (
         f"Factual correctness (0-10) is the judge's mean score on the test split. Judge trained on {judge['n_train']} "
         f"{source} reviews; on {judge['n_holdout']} held-out reviews its mean absolute error is "
         f"{judge['holdout_mae']:.2f} (always predicting the mean: {judge['baseline_mae']:.2f}). "
         + trust_verdict(judge["holdout_mae"], judge["baseline_mae"])
     )
-    return write_comparison(outcomes, label, note, out)
 
 
 def trust_verdict(judge_mae: float, baseline_mae: float) -> str:
@@ -54,7 +104,16 @@ def _run_facts(paths: dict[str, Path]) -> dict[str, dict]:
     }
 
 
-def _outcome(paths: dict[str, Path], variant: VariantSpec | BaselineSpec, facts: dict[str, dict]) -> VariantOutcome:
+def _per_report(paths: dict[str, Path]) -> PerReport:
+    return PerReport(
+        scores=read_frame(paths["scores_path"].parent / "per_report.parquet"),
+        judged=read_frame(paths["judged_dir"] / "judged.parquet").select("report_id", "factual_correctness"),
+    )
+
+
+def _outcome(
+    paths: dict[str, Path], variant: VariantSpec | BaselineSpec, facts: dict[str, dict], per_report: PerReport
+) -> VariantOutcome:
     train, generation = facts["train"], facts["generation"]
     return VariantOutcome(
         variant_id=variant.variant_id,
@@ -66,4 +125,5 @@ def _outcome(paths: dict[str, Path], variant: VariantSpec | BaselineSpec, facts:
         tokens_per_second=generation["tokens_per_second"],
         scores=read_json(paths["scores_path"])["values"],
         factual_correctness=read_json(paths["judged_dir"] / "judged.json")["factual_correctness"],
+        intervals=intervals(per_report),
     )

@@ -1,4 +1,4 @@
-"""Generate: one variant's impressions for the test split."""
+"""Generate: one variant's impressions for a split (validation for every variant, test for the chosen ones)."""
 
 from __future__ import annotations
 
@@ -22,18 +22,19 @@ def generate_stage(
     variant: VariantSpec,
     base: Path,
     finetune_dir: Path,
-    test_path: Path,
+    split_path: Path,
     cfg: GenerateConfig,
     on_progress: Callable[[float], None] | None = None,
     *,
     out: Path,
 ) -> Path:
-    """generations.parquet (the test split with `generated`) and run.json (time, tokens/s, memory)."""
-    test = read_frame(test_path)
+    """generations.parquet (the split with `generated`, and `split` naming it) and run.json (time, tokens/s, memory)."""
+    test = read_frame(split_path)
     with PeakMemory() as peak:
         result = _generate(variant, base, finetune_dir / "adapter", test, cfg, on_progress)
     generations = test.with_columns(
         pl.lit(variant.variant_id).alias("variant_id"),
+        pl.lit(split_path.stem).alias("split"),
         pl.col("impression").alias("reference"),
         pl.Series("generated", result.texts, dtype=pl.String),
     )

@@ -17,7 +17,11 @@ def split_stage(dataset: Path, cfg: SplitConfig, *, out: Path) -> dict[str, Path
     overlap.json: how much of validation and test also occurs in train."""
     splits = split_reports(read_frame(dataset), cfg)
     counts = {name: frame.height for name, frame in splits.items()}
-    if not counts["train"] or not counts["test"]:
-        raise InputDataError(f"{dataset.stem}: too few reports to split (train/validation/test = {counts})")
-    write_json(split_overlap(splits), out / "overlap.json")
-    return {name: write_frame(frame, out / f"{name}.parquet") for name, frame in splits.items()}
+    if not all(counts.values()):
+        empty = next(name for name, n in counts.items() if not n)
+        raise InputDataError(
+            f"{dataset.stem}: the {empty} split is empty (train/validation/test = {counts}); models are chosen on "
+            f"validation and reported on test, so each needs reports: add reports or raise split.{empty}"
+        )
+    paths = {name: write_frame(frame, out / f"{name}.parquet") for name, frame in splits.items()}
+    return paths | {"overlap": write_json(split_overlap(splits), out / "overlap.json")}

@@ -151,3 +151,13 @@ def test_a_path_names_an_environment_variable(tmp_path, monkeypatch):
     monkeypatch.delenv("REPORTS_DIR")
     with pytest.raises(ProfileError, match=r"data\.path: names environment variable REPORTS_DIR, which is not set"):
         load_profile(_write_profile(tmp_path, raw))
+
+
+def test_models_are_chosen_on_a_validation_split_that_exists(tmp_path):
+    raw = {"name": "x", "split": {"train": 0.9, "validation": 0.0, "test": 0.1}}
+    with pytest.raises(ProfileError, match="split.validation: Input should be greater than 0"):
+        load_profile(_write_profile(tmp_path, raw))
+
+
+def test_rouge_lsum_can_choose_the_top_models(tmp_path):
+    assert load_profile(_write_profile(tmp_path, {"name": "x", "select": {"metric": "rougeLsum_f1"}})).select

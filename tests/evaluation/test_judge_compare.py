@@ -1,20 +1,27 @@
 import json
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 import torch
 
 from radimpress.config import JudgeConfig, LoraConfig, TinyBaseConfig, TrainConfig
+from radimpress.errors import RadimpressError
 from radimpress.evaluation.compare import (
+    PerReport,
     VariantOutcome,
     format_duration,
+    intervals,
+    not_worse_than_best,
     overlap_table,
     quality_table,
+    significance_table,
     top_k_indices,
     write_comparison,
 )
 from radimpress.evaluation.judge import SCORES, expected_score, judge_prompt, train_judge
+from radimpress.evaluation.metrics import BLEU_STATS, bleu_statistics
 from radimpress.modeling.loading import load_base_model, load_tokenizer
 from radimpress.sim.synthetic import generate_reports
 from radimpress.sim.tiny import build_tiny_base
@@ -101,11 +108,22 @@ def test_format_duration(seconds, text):
 
 
 def _outcome(variant_id: str, rouge_l: float, model: str = "tiny-llama", input_config: str = "findings"):
-    scores = {f"{k}_{p}": 0.1 for k in ("rouge1", "rouge2", "rougeL") for p in ("precision", "recall", "f1")}
+    scores = {
+        f"{k}_{p}": 0.1 for k in ("rouge1", "rouge2", "rougeL", "rougeLsum") for p in ("precision", "recall", "f1")
+    }
     scores |= {"rougeL_f1": rouge_l, "bleu": 0.05, "bertscore_precision": 0.8, "bertscore_recall": 0.7}
     scores |= {"bertscore_f1": 0.75, "similarity_all-MiniLM-L6-v2": 0.6, "similarity_RadBERT": 0.9}
     return VariantOutcome(
-        variant_id, model, input_config, 987.0, 3.2, 41.26, scores, factual_correctness=6.5, peak_memory_gib=1.234
+        variant_id,
+        model,
+        input_config,
+        987.0,
+        3.2,
+        41.26,
+        scores,
+        factual_correctness=6.5,
+        peak_memory_gib=1.234,
+        intervals={"rougeL_f1": (rouge_l - 0.05, rouge_l + 0.05), "factual_correctness": (6.0, 7.0)},
     )
 
 
@@ -167,20 +185,65 @@ def test_quality_table_follows_the_study():
 
 def test_overlap_table_follows_the_study():
     table = overlap_table(OUTCOMES[:2])
-    rouge = [f"ROUGE-{n} {p}" for n in ("1", "2", "L") for p in ("P", "R", "F1")]
+    rouge = [f"ROUGE-{n} {p}" for n in ("1", "2", "L", "Lsum") for p in ("P", "R", "F1")]
     assert table.columns == ["Model", "Variant", *rouge, "BLEU"]
     assert table["ROUGE-L F1"].to_list() == [0.30, 0.50]
     assert table["BLEU"].to_list() == [0.05, 0.05]
 
 
 def test_write_comparison_writes_both_tables_and_the_note(tmp_path):
-    assert write_comparison(OUTCOMES, "judge", "Judge MAE 1.20 on 20 held-out reviews.", tmp_path) == tmp_path
+    assert write_comparison(OUTCOMES, "judge", ["Judge MAE 1.20 on 20 held-out reviews."], tmp_path) == tmp_path
     assert pl.read_csv(tmp_path / "quality.csv")["Variant"].to_list() == ["a", "b", "c", "d"]
     assert pl.read_csv(tmp_path / "overlap.csv")["ROUGE-L F1"].to_list() == [0.30, 0.50, 0.30, 0.10]
     text = (tmp_path / "comparison.md").read_text()
-    assert text.startswith("# Comparison of the top models\n")
-    assert "| tiny-mistral | Clinical + Findings | b | 16min 27s | 3.2s | 41.30 | 1.23 | 6.50 |" in text
+    assert text.startswith("# Comparison of the top models (test split; chosen on the validation split)\n")
+    assert "| tiny-mistral | Clinical + Findings | b | 16min 27s | 3.2s | 41.30 | 1.23 | 6.50 [6.00, 7.00] |" in text
+    assert "| 0.50 [0.45, 0.55] |" in text  # ROUGE-L F1 of b with its interval
+    intervals = pl.read_csv(tmp_path / "intervals.csv")
+    assert intervals.filter(pl.col("Variant") == "b", pl.col("Metric") == "rougeL_f1").row(0) == (
+        "b",
+        "rougeL_f1",
+        0.5,
+        0.45,
+        0.55,
+    )
     assert "| Model | Variant | ROUGE-1 P |" in text
     assert "Judge MAE 1.20 on 20 held-out reviews." in text
     png = (tmp_path / "comparison.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def _per_report(rouge: list[float], judged: list[float] | None = None) -> PerReport:
+    ids = [str(i) for i in range(len(rouge))]
+    statistics = bleu_statistics(["no acute finding"] * len(rouge), ["no acute finding here"] * len(rouge))
+    scores = pl.DataFrame({"report_id": ids, "rougeL_f1": rouge}).with_columns(
+        pl.Series(BLEU_STATS, statistics.tolist(), dtype=pl.List(pl.Int64))
+    )
+    judged_frame = pl.DataFrame({"report_id": ids, "factual_correctness": judged}) if judged else None
+    return PerReport(scores, judged_frame)
+
+
+def test_intervals_cover_every_metric_and_the_judge():
+    rng = np.random.default_rng(0)
+    found = intervals(_per_report(list(rng.uniform(0.2, 0.6, 50)), list(rng.uniform(3, 8, 50))))
+    assert set(found) == {"rougeL_f1", "bleu", "factual_correctness"}
+    assert found["rougeL_f1"][0] < 0.4 < found["rougeL_f1"][1]
+    assert found["bleu"][0] == found["bleu"][1]  # every report identical: corpus BLEU does not move
+
+
+def test_significance_marks_models_not_told_apart_from_the_best():
+    rng = np.random.default_rng(2)
+    best = rng.uniform(0.3, 0.7, 60)
+    close, worse, baseline = best - rng.normal(0, 0.01, 60), best - 0.2, best - 0.25
+    names = ["best", "close", "worse", "baseline"]
+    per_reports = [_per_report(list(v)) for v in (best, close, worse, baseline)]
+    table = significance_table(names, per_reports, "rougeL_f1", baselines=[3])
+    assert table["Against"].to_list() == ["best", "best", "baseline", "baseline", "baseline"]
+    assert table.filter(pl.col("Model") == "worse", pl.col("Against") == "best")["p (Holm)"][0] < 0.01
+    assert table.filter(pl.col("Model") == "close", pl.col("Against") == "best")["p (Holm)"][0] > 0.05
+    assert not_worse_than_best(table, names, baselines=[3]) == [True, True, False]
+
+
+def test_a_paired_test_on_too_few_reports_names_the_problem():
+    with pytest.raises(RadimpressError, match="paired test of rougeL_f1 of b and a: only 5 test reports"):
+        significance_table(["a", "b"], [_per_report([0.1] * 5), _per_report([0.2] * 5)], "rougeL_f1", baselines=[])

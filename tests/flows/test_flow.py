@@ -28,9 +28,14 @@ from radimpress.sim.synthetic import generate_reports
 ROOT = Path(__file__).resolve().parents[2]
 EXPENSIVE = ("ingest_reports", "segment_reports", "explore", "split_dataset", "base-", "finetune-", "generate-")
 EXPENSIVE += ("score-", "review_sample", "train_judge", "judge-", "compare_top")
-METRICS = [f"{k}_{p}" for k in ("rouge1", "rouge2", "rougeL") for p in ("precision", "recall", "f1")]
-METRICS += ["bleu", "bertscore_precision", "bertscore_recall", "bertscore_f1", "similarity_all-MiniLM-L6-v2"]
-METRICS += ["train_loss", "train_seconds", "generation_seconds", "tokens_per_second"]
+SCORES = [f"{k}_{p}" for k in ("rouge1", "rouge2", "rougeL", "rougeLsum") for p in ("precision", "recall", "f1")]
+SCORES += ["bleu", "bertscore_precision", "bertscore_recall", "bertscore_f1", "similarity_all-MiniLM-L6-v2"]
+METRICS = [f"val/{name}" for name in SCORES] + [
+    "train_loss",
+    "train_seconds",
+    "generation_seconds",
+    "tokens_per_second",
+]
 
 
 def _free_port() -> int:
@@ -130,6 +135,9 @@ def test_full_flow_tracks_every_variant_in_mlflow(stack, smoke_run):
     assert parent.data.metrics["judge_n_train"] + parent.data.metrics["judge_n_holdout"] > 10
     # Rows in = kept + quarantined, reported in MLflow; the EDA report is an artifact a radiologist can open.
     assert parent.data.metrics["eda.reports_kept"] + parent.data.metrics["eda.reports_quarantined"] == 800
+    assert parent.data.tags["radimpress.git_commit"] and parent.data.tags["version.torch"]
+    contexts = sorted(i.tags[0].value for i in parent.inputs.dataset_inputs)  # the split files, as MLflow datasets
+    assert contexts == ["test", "train", "validation"]
     assert {"eda/eda.html", "eda/summary.json", "eda/word_counts.png"} <= {
         a.path for a in client.list_artifacts(parent.info.run_id, "eda")
     }
@@ -149,6 +157,18 @@ def test_full_flow_tracks_every_variant_in_mlflow(stack, smoke_run):
     assert sorted(c.data.tags["top_k_rank"] for c in top) == ["1", "2", "3", "4", "5"]
     assert sorted(c.data.params["model"] for c in top) == five  # each model's best variant: the study's five rows
     assert all(0 <= c.data.metrics["factual_correctness_judge"] <= 10 for c in top)
+    # Chosen on validation, reported on test: only the top five have test numbers, each with its interval.
+    assert all(not any(k.startswith("test/") for k in c.data.metrics) for c in children if c not in top)
+    for child in top:
+        metrics = child.data.metrics
+        assert metrics["test/rougeL_f1_ci_low"] <= metrics["test/rougeL_f1"] <= metrics["test/rougeL_f1_ci_high"]
+        assert metrics["test/bleu_ci_low"] <= metrics["test/bleu"] <= metrics["test/bleu_ci_high"]
+        assert "test/per_report.json" in {a.path for a in client.list_artifacts(child.info.run_id, "test")}
+    ranked = sorted(top, key=lambda c: int(c.data.tags["top_k_rank"]))
+    validation = [c.data.metrics["val/rougeL_f1"] for c in ranked]
+    assert validation == sorted(validation, reverse=True)  # the ranking is validation's
+    url = parent.data.tags["compare_top_url"]
+    assert url.startswith(f"{stack.mlflow_uri}/#/compare-runs?runs=") and all(c.info.run_id in url for c in top)
     quality = pl.read_csv(client.download_artifacts(parent.info.run_id, "comparison/quality.csv"))
     assert quality.height == 7 and quality["Model"].to_list()[5:] == ["baseline", "baseline"]
     overlap = pl.read_csv(client.download_artifacts(parent.info.run_id, "comparison/overlap.csv"))
@@ -158,6 +178,8 @@ def test_full_flow_tracks_every_variant_in_mlflow(stack, smoke_run):
     assert "Factual correctness (judge, trained on SIMULATED reviews)" in quality.columns
     comparison = Path(client.download_artifacts(parent.info.run_id, "comparison/comparison.md")).read_text()
     assert "ROUGE-L F1" in comparison and "BLEU" in comparison and "held-out" in comparison
+    assert "## Paired tests" in comparison and "Leakage: mri: 0 of" in comparison
+    assert "Not worse than best" in comparison
 
 
 def test_adapter_from_mlflow_generates_the_same_tokens(stack, smoke_run, tmp_path):
@@ -235,7 +257,10 @@ def test_changing_one_row_reruns_only_what_depends_on_it(stack, smoke_run, tmp_p
     assert stack.wait(third) == "COMPLETED"
     states = _expensive(stack.task_states(third))
     assert all(state == "Cached" for name, state in states.items() if name.startswith(("base-", "finetune-")))
-    assert all(state == "Completed" for name, state in states.items() if name.startswith(("generate-", "score-")))
+    # Validation (what chose the models) is untouched; the chosen models' test generations run again.
+    generations = {name: state for name, state in states.items() if name.startswith("generate-")}
+    assert {s for n, s in generations.items() if n.endswith("-validation")} == {"Cached"}
+    assert {s for n, s in generations.items() if n.endswith("-test")} == {"Completed"}
 
 
 def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory):
@@ -244,6 +269,7 @@ def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory
         folder,
         "retry",
         data={"source": "synthetic", "n_reports": 300, "seed": 7, "model_modalities": ["mri"]},
+        split={"train": 0.6, "validation": 0.2, "test": 0.2, "seed": 0},  # 18 test reports: enough for paired tests
         models=["tiny-llama", "tiny-mistral"],
         input_configs=["findings_clinical"],
         sweep={},

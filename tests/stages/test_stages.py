@@ -95,5 +95,5 @@ def test_task_key_is_the_stage_key_and_follows_file_content(tmp_path, data_dir):
 def test_split_stage_refuses_a_modality_too_small_to_split(tmp_path):
     dataset = tmp_path / "ct.parquet"
     pl.DataFrame({"report_id": ["1"], "findings": ["x"]}).write_parquet(dataset)
-    with pytest.raises(InputDataError, match="ct: too few reports to split"):
+    with pytest.raises(InputDataError, match="ct: the validation split is empty .*raise split.validation"):
         split_stage(dataset, SplitConfig())
