@@ -253,7 +253,8 @@ def _log_per_report(
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
 def log_splits(run_id: str, splits: dict[str, dict[str, Path]]) -> None:
-    """Each split file as an MLflow dataset of the parent run (name, content digest, row count: no report text)."""
+    """Each split file as an MLflow dataset of the parent run (name, content digest, row count: no report text), and
+    the split's overlap with train as metrics (`split.<modality>.test.impressions_in_train_share`, ...)."""
     inputs = []
     for modality, paths in splits.items():
         for name in ("train", "validation", "test"):
@@ -263,7 +264,12 @@ def log_splits(run_id: str, splits: dict[str, dict[str, Path]]) -> None:
             dataset = MetaDataset(source=source, name=f"{modality}-{name} ({reports} reports)", digest=digest)
             inputs.append(DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", name)]))
     with _LOCK:
-        _client().log_inputs(run_id, datasets=inputs)
+        client = _client()
+        client.log_inputs(run_id, datasets=inputs)
+        for modality, paths in splits.items():  # what of validation / test also occurs in train (leakage)
+            for split, overlap in read_json(paths["overlap"]).items():
+                for key, value in overlap.items():
+                    client.log_metric(run_id, f"split.{modality}.{split}.{key}", value)
 
 
 def compare_url(experiment_id: str, run_ids: list[str]) -> str:
