@@ -88,7 +88,9 @@ def capstone(profile: str = "smoke") -> str:
     ]
     overlaps = {m: splits[m]["overlap"] for m in cfg.data.model_modalities}
     comparison = compare_top(rows, chosen + baselines, judge_dir, cfg.select.metric, overlaps)
-    tag_top_variants(variant_runs, top, scores, judged, comparison, cfg.review.source, cfg.tracking.report_text)
+    tag_top_variants(
+        variant_runs, top, generations, scores, judged, comparison, cfg.review.source, cfg.tracking.report_text
+    )
     finish_tracking(parent_run, judge_dir, comparison, [variant_runs[i] for i in top], cfg.tracking.report_text)
     return str(comparison)
 

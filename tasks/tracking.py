@@ -275,7 +275,8 @@ def log_splits(run_id: str, splits: dict[str, dict[str, Path]]) -> None:
 def compare_url(experiment_id: str, run_ids: list[str]) -> str:
     """The MLflow UI page that compares `run_ids` side by side (its own route: #/compare-runs)."""
     query = f"runs={quote(json.dumps(run_ids))}&experiments={quote(json.dumps([experiment_id]))}"
-    return f"{tracking_uri()}/#/compare-runs?{query}"
+    server = tracking_uri() if tracking_uri().startswith("http") else "http://127.0.0.1:5000"  # `mlflow ui`'s own
+    return f"{server}/#/compare-runs?{query}"
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
