@@ -217,6 +217,7 @@ def write_comparison(
     out_dir: Path,
     significance: pl.DataFrame | None = None,
     marks: list[str] | None = None,
+    metric: str = "",
 ) -> Path:
     """quality.csv, overlap.csv, intervals.csv, significance.csv and comparison.md (both tables with intervals,
     the paired tests, and the notes on how far to trust them)."""
@@ -239,7 +240,8 @@ def write_comparison(
     ]
     if significance is not None:
         significance.write_csv(out_dir / "significance.csv")
-        sections += ["## Paired tests", "", markdown_table(significance, float_digits=3), ""]
+        title = f"## Paired tests on test {metric} (difference of means; approximate randomisation, Holm)"
+        sections += [title, "", markdown_table(significance, float_digits=3), ""]
     sections += [*[line for note in notes for line in (note, "")]]
     sections.append(
         "BERTScore is raw (no baseline rescaling exists for a local encoder); similarity is the mean cosine of "

@@ -55,7 +55,7 @@ def comparison_stage(
     notes = [_selection_note(metric), _leakage_note(overlaps), _judge_note(judge_dir)]
     source = read_json(judge_dir / "judge_base.json")["review_source"]
     label = "judge, trained on SIMULATED reviews" if source == "simulated" else "judge, trained on reviewers' scores"
-    return write_comparison(outcomes, label, notes, out, significance, marks + [""] * len(baselines))
+    return write_comparison(outcomes, label, notes, out, significance, marks + [""] * len(baselines), metric)
 
 
 def _selection_note(metric: str) -> str:

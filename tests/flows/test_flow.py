@@ -178,7 +178,7 @@ def test_full_flow_tracks_every_variant_in_mlflow(stack, smoke_run):
     assert "Factual correctness (judge, trained on SIMULATED reviews)" in quality.columns
     comparison = Path(client.download_artifacts(parent.info.run_id, "comparison/comparison.md")).read_text()
     assert "ROUGE-L F1" in comparison and "BLEU" in comparison and "held-out" in comparison
-    assert "## Paired tests" in comparison and "Leakage: mri: 0 of" in comparison
+    assert "## Paired tests on test rougeL_f1" in comparison and "Leakage: mri: 0 of" in comparison
     assert "Not worse than best" in comparison
 
 
