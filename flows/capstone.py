@@ -35,9 +35,10 @@ def capstone(profile: str = "smoke") -> str:
 
     reports = ingest_reports(cfg.data)
     segments = segment_reports(reports, cfg.data.model_modalities)
-    publish_eda(parent_run, explore(segments, reports, cfg.tracking.report_text != "none"))
     splits = {m: split_dataset(segments[m], cfg.split) for m in cfg.data.model_modalities}
     log_splits(parent_run, splits)
+    overlaps = {m: splits[m]["overlap"] for m in cfg.data.model_modalities}
+    publish_eda(parent_run, explore(segments, reports, cfg.tracking.report_text != "none", overlaps))
 
     # Every variant is fine-tuned, then generated and scored on the validation split: the choices are made there.
     variants = expand_variants(cfg)
@@ -86,7 +87,6 @@ def capstone(profile: str = "smoke") -> str:
         {"finetune_dir": out, "generation_dir": out, "scores_path": scored, "judged_dir": j}
         for out, scored, j in zip(baseline_outputs, baseline_scores, judged_baselines, strict=True)
     ]
-    overlaps = {m: splits[m]["overlap"] for m in cfg.data.model_modalities}
     comparison = compare_top(rows, chosen + baselines, judge_dir, cfg.select.metric, overlaps)
     tag_top_variants(
         variant_runs, top, generations, scores, judged, comparison, cfg.review.source, cfg.tracking.report_text

@@ -51,9 +51,11 @@ def segment_reports(ingest_dir: Path, model_modalities: list[str]) -> dict[str, 
 
 
 @task(cache_policy=stage_cache(eda_stage), persist_result=True)
-def explore(segments: dict[str, Path], ingest_dir: Path, show_text: bool = True) -> Path:
-    """Per modality: section lengths, outliers, common impressions, quarantine and PHI counts (HTML, plots)."""
-    return eda_stage(segments, ingest_dir, show_text)
+def explore(
+    segments: dict[str, Path], ingest_dir: Path, show_text: bool = True, overlaps: dict[str, Path] | None = None
+) -> Path:
+    """Per modality: section lengths, outliers, common impressions, split overlap, quarantine and PHI counts."""
+    return eda_stage(segments, ingest_dir, show_text, overlaps)
 
 
 @task(cache_policy=stage_cache(split_stage), persist_result=True)

@@ -75,3 +75,25 @@ def test_show_text_false_withholds_every_impression_and_phrase(tmp_path):
     assert set(top["impression"]) == {WITHHELD} and top["count"].to_list() == [2, 1]
     for name in ("eda.md", "eda.html", "top_ngrams.csv"):
         assert "nodule" not in (out / name).read_text().lower()
+
+
+def test_the_split_overlap_with_train_is_shown(tmp_path):
+    overlap = pl.DataFrame(
+        {
+            "modality": ["mri", "mri"],
+            "split": ["validation", "test"],
+            "reports": [20, 18],
+            "pairs_in_train": [0, 0],
+            "impressions_in_train": [5, 4],
+            "impressions_in_train_share": [0.25, 4 / 18],
+        }
+    )
+    out = run_eda(REPORTS, QUARANTINE, phi_counts(REPORTS, SECTIONS), tmp_path, overlap=overlap)
+    assert pl.read_csv(out / "split_overlap.csv").equals(overlap)
+    html, markdown = (out / "eda.html").read_text(), (out / "eda.md").read_text()
+    assert "<h2>Split overlap with train</h2>" in html and "22.2%" in html
+    assert "## What of validation and test also occurs in train" in markdown
+    assert (
+        "Split overlap"
+        not in (run_eda(REPORTS, QUARANTINE, phi_counts(REPORTS, SECTIONS), tmp_path / "b") / "eda.html").read_text()
+    )

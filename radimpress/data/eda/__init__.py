@@ -55,6 +55,7 @@ def run_eda(
     phi: pl.DataFrame,
     out_dir: Path,
     show_text: bool = True,
+    overlap: pl.DataFrame | None = None,
 ) -> Path:
     """Write the EDA of the kept reports into `out_dir` and return it.
 
@@ -68,11 +69,14 @@ def run_eda(
         out_dir: the folder to write into; created if missing.
         show_text: False replaces the text of the common impressions and phrases by a placeholder (their counts
             and shares stay), for profiles that let no report text into artifacts.
+        overlap: per modality and split, what of validation and test also occurs in train (`split_overlap.csv`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = eda_statistics(reports)
     if not show_text:
         tables = withhold_text(tables)
+    if overlap is not None:
+        tables = tables | {"split_overlap": overlap}
     for name, table in tables.items():
         table.write_csv(out_dir / f"{name}.csv")
     reasons = quarantine_reasons(quarantine)

@@ -65,6 +65,8 @@ def render_markdown(
         "Templated normal impressions": tables["templated_normal"],
         "Vocabulary (distinct words)": tables["vocabulary"],
     }
+    if "split_overlap" in tables:
+        sections["What of validation and test also occurs in train"] = tables["split_overlap"]
     lines = ["# EDA", "", *_headline(summary)]
     for title, table in sections.items():
         lines += ["", f"## {title}", markdown_table(_escape_pipes(table)) if table.height else "None."]
