@@ -27,13 +27,14 @@ from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArgu
 
 from radimpress.config import LoraConfig, TrainConfig
 from radimpress.errors import RadimpressError
-from radimpress.files import RUN_FACTS, write_json
+from radimpress.files import RUN_FACTS, data_dir, write_json
 from radimpress.modeling.loading import load_base_model, load_quantized_model, load_tokenizer, save_weights
-from radimpress.modeling.packing import collate, pack_examples, tokenize_pairs
+from radimpress.modeling.packing import collate, pack_dataset, tokenize_dataset
 from radimpress.modeling.resources import PeakMemory
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+EXAMPLES_CACHE = Path("cache") / "tokenized"  # under the data directory, shared by every fine-tune
 
 
 class TrainingOutOfMemory(RadimpressError):
@@ -61,15 +62,20 @@ def finetune(
     out_dir: Path,
     on_progress: Callable[[float], None] | None = None,
     callbacks: list[TrainerCallback] | None = None,
+    cache_dir: Path | None = None,
 ) -> TrainResult:
     """Fine-tune `base` and save the adapter (or model) with its tokenizer to `out_dir/adapter`.
+
+    Tokenised (and packed) examples are cached in `cache_dir`, by default `<data dir>/cache/tokenized`: outside
+    `out_dir`, whose files downstream keys hash.
 
     Raises:
         TrainingOutOfMemory: CUDA ran out of memory even after `train.oom_backoffs` halvings of the micro-batch.
     """
     tokenizer = load_tokenizer(base)
-    examples = tokenize_pairs(tokenizer, prompts, targets, train.max_length)
-    rows = pack_examples(examples, train.max_length) if train.packing else examples
+    cache_dir = cache_dir or data_dir() / EXAMPLES_CACHE
+    examples = tokenize_dataset(tokenizer, prompts, targets, train.max_length, cache_dir)
+    rows = pack_dataset(examples, train.max_length, cache_dir) if train.packing else examples
 
     def attempt(batch_size: int, accumulation: int) -> TrainResult:
         return _train(
