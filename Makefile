@@ -2,10 +2,13 @@
 SHELL := /bin/bash
 export RADIMPRESS_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install up down demo test lint
+.PHONY: install lock up down demo test lint
 
-install:  ## create .venv and install (re-runs only when pyproject.toml changes)
+install:  ## create .venv and install requirements.lock (re-runs only when it or pyproject.toml changes)
 	@scripts/install.sh
+
+lock:  ## re-resolve pyproject.toml + requirements.in into requirements.lock (after changing a dependency)
+	@scripts/install.sh lock
 
 up: install  ## start Prefect server, MLflow server, worker; create pool, GPU limit, deployment
 	@scripts/services.sh up
