@@ -4,11 +4,13 @@
 #   scripts/services.sh down   stop exactly the processes this script started (pid files under data/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The worker looks for new flow runs this often: 2 s rather than env.sh's 5 (a run starts sooner; polling is cheap).
+export PREFECT_WORKER_QUERY_SECONDS="${PREFECT_WORKER_QUERY_SECONDS:-2}"
 source scripts/env.sh
 BIN=.venv/bin
 RUN="$RADIMPRESS_DATA_DIR/run" LOGS="$RADIMPRESS_DATA_DIR/logs"
 mkdir -p "$RUN" "$LOGS" "$RADIMPRESS_DATA_DIR/mlflow"
-PREFECT_URL="http://127.0.0.1:${PREFECT_PORT:-4200}"
+PREFECT_URL="http://127.0.0.1:${PREFECT_PORT:-4200}" API="$PREFECT_API_URL"
 
 alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
@@ -48,15 +50,24 @@ up() {
     --artifacts-destination "$RADIMPRESS_DATA_DIR/mlflow/artifacts" --workers 1
   wait_for prefect-server "$PREFECT_URL/api/health"
   wait_for mlflow-server "$MLFLOW_TRACKING_URI/health"
-  ensure "work pool 'local'" "$BIN/prefect work-pool inspect local" "$BIN/prefect work-pool create local --type process"
-  # GPU stages share the GPUs through a tag concurrency limit: one slot per GPU, one on a CPU-only machine.
-  local slots
-  slots=$("$BIN/python" -c "import torch; print(max(torch.cuda.device_count(), 1))")
-  ensure "tag concurrency limit 'gpu'" "$BIN/prefect concurrency-limit inspect gpu" \
-    "$BIN/prefect concurrency-limit create gpu $slots"
-  ensure "deployment 'capstone/full'" false "$BIN/python deployments/capstone_full.py"
-  echo "  work pool 'local', tag limit 'gpu' ($slots slot(s)), deployment 'capstone/full': ready"
+  # Checks ask the REST API (curl: no Python start-up); the prefect CLI runs only to create what is missing.
+  ensure "work pool 'local'" "curl -sf $API/work_pools/local" "$BIN/prefect work-pool create local --type process"
   start prefect-worker "$BIN/prefect" worker start --pool local --type process
+  # GPU stages share the GPUs through a tag concurrency limit: one slot per GPU, one on a CPU-only machine.
+  local gpus="$BIN/python -c 'import torch; print(max(torch.cuda.device_count(), 1))'" slots key
+  ensure "tag concurrency limit 'gpu'" "curl -sf $API/concurrency_limits/tag/gpu" \
+    "$BIN/prefect concurrency-limit create gpu \$($gpus)"
+  slots=$(curl -sf "$API/concurrency_limits/tag/gpu" | grep -o '"concurrency_limit":[0-9]*' | cut -d: -f2)
+  # Registering the deployment imports the whole flow (about 15 s of CPU): only when it is missing, or the
+  # commit, the checkout, the pool or the deployment's own files changed since this data directory registered it.
+  key=$(cat deployments/capstone_full.py flows/capstone.py <(git rev-parse HEAD 2>/dev/null) \
+    <(echo "$PWD ${RADIMPRESS_WORK_POOL:-}") | sha256sum)
+  if [ "$(cat "$RUN/deployment.key" 2>/dev/null)" != "$key" ] \
+    || ! curl -sf "$API/deployments/name/capstone/full" >/dev/null; then
+    ensure "deployment 'capstone/full'" false "$BIN/python deployments/capstone_full.py"
+    echo "$key" >"$RUN/deployment.key"
+  fi
+  echo "  work pool 'local', tag limit 'gpu' ($slots slot(s)), deployment 'capstone/full': ready"
   echo "Prefect UI: $PREFECT_URL    MLflow UI: $MLFLOW_TRACKING_URI"
 }
 
