@@ -14,9 +14,14 @@ PREFECT_URL="http://127.0.0.1:${PREFECT_PORT:-4200}" API="$PREFECT_API_URL"
 
 alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
-start() {  # name, command...: a new session, so the service outlives this shell and stops as one group
+start() {  # name, [url], command...: a new session, so the service outlives this shell and stops as one group
   local name=$1; shift
   if alive "$name"; then echo "  $name: already running (pid $(cat "$RUN/$name.pid"))"; return; fi
+  # A server of someone else's on our port would answer our health checks: refuse rather than use it.
+  if [[ $1 == http* ]]; then
+    if curl -sf "$1" >/dev/null; then echo "$name: $1 already answers, not ours (pick another port)" >&2; exit 1; fi
+    shift
+  fi
   setsid nohup "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN/$name.pid"
   echo "  $name: started (pid $!, log $LOGS/$name.log)"
@@ -44,8 +49,10 @@ ensure() {  # description, check command, create command: create unless the chec
 
 up() {
   echo "Starting services (data: $RADIMPRESS_DATA_DIR)"
-  start prefect-server "$BIN/prefect" server start --host 127.0.0.1 --port "${PREFECT_PORT:-4200}"
-  start mlflow-server "$BIN/mlflow" server --host 127.0.0.1 --port "${MLFLOW_PORT:-5000}" \
+  start prefect-server "$PREFECT_URL/api/health" \
+    "$BIN/prefect" server start --host 127.0.0.1 --port "${PREFECT_PORT:-4200}"
+  start mlflow-server "$MLFLOW_TRACKING_URI/health" \
+    "$BIN/mlflow" server --host 127.0.0.1 --port "${MLFLOW_PORT:-5000}" \
     --backend-store-uri "sqlite:///$RADIMPRESS_DATA_DIR/mlflow/mlflow.db" \
     --artifacts-destination "$RADIMPRESS_DATA_DIR/mlflow/artifacts" --workers 1
   wait_for prefect-server "$PREFECT_URL/api/health"
