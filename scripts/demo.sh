@@ -10,5 +10,6 @@ echo "Running capstone/full (smoke profile): follow it in the Prefect UI"
 echo
 echo "Prefect UI: ${PREFECT_API_URL%/api}   (flow runs, task states, artifacts 'eda' and 'comparison')"
 echo "MLflow UI:  $MLFLOW_TRACKING_URI   (experiment radimpress-smoke: one parent run, a nested run per variant)"
+echo "Top five side by side in MLflow: $(cat "$RADIMPRESS_DATA_DIR/latest/smoke/mlflow_compare_url.txt")"
 echo
 cat "$RADIMPRESS_DATA_DIR/latest/smoke/comparison.md"
