@@ -66,9 +66,8 @@ def judge_variant(judge_dir: Path, generation_dir: Path) -> Path:
     return judge_score_stage(judge_dir, generation_dir)
 
 
-# Not cached by Prefect: it reads the run facts (times) of the folders it compares, which are outside their keys;
-# its own stage folder is keyed by them and makes a repeat instant.
-@task(cache_policy=NO_CACHE)
+# Its key includes the run facts (times) of the folders it compares, which are outside their own keys.
+@task(cache_policy=stage_cache(compare_stage), persist_result=True)
 def compare_top(
     top: list[dict[str, Path]],
     variants: list[VariantSpec | BaselineSpec],

@@ -14,13 +14,14 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 from urllib.parse import quote
 
 import polars as pl
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
-from mlflow.entities import DatasetInput, InputTag, RunStatus
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 from prefect import runtime, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -75,6 +76,28 @@ def _find_run(client: MlflowClient, experiment_id: str, **tags: str) -> str | No
     return runs[0].info.run_id if runs else None
 
 
+def _log_all(
+    client: MlflowClient,
+    run_id: str,
+    metrics: dict[str, float] | None = None,
+    params: dict[str, object] | None = None,
+    tags: dict[str, str] | None = None,
+    curves: dict[str, list[float]] | None = None,
+) -> None:
+    """Everything in as few requests as MLflow allows (it splits at its own batch limits): one request per value
+    cost a cached flow run most of its time."""
+    now = int(time.time() * 1000)
+    batch = [Metric(key, float(value), now, 0) for key, value in (metrics or {}).items()]
+    for key, values in (curves or {}).items():
+        batch += [Metric(key, float(value), now, step) for step, value in enumerate(values, start=1)]
+    client.log_batch(
+        run_id,
+        metrics=batch,
+        params=[Param(key, str(value)) for key, value in (params or {}).items()],
+        tags=[RunTag(key, str(value)) for key, value in (tags or {}).items()],
+    )
+
+
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
 def start_tracking(profile: Profile) -> str:
     """Open (or, on a retry of the flow run, reopen) the parent MLflow run of this flow run."""
@@ -87,8 +110,7 @@ def start_tracking(profile: Profile) -> str:
             tags = {FLOW_RUN_TAG: flow_run_id, "mlflow.runName": f"capstone-{profile.name}-{runtime.flow_run.name}"}
             run_id = client.create_run(experiment_id, tags=tags | provenance_tags()).info.run_id
         # A retry may follow a profile fix (say, review.scores_file): the record shows what this attempt ran.
-        for key, value in {"profile": profile.name, "review.source": profile.review.source}.items():
-            client.set_tag(run_id, key, value)
+        _log_all(client, run_id, tags={"profile": profile.name, "review.source": profile.review.source})
         client.log_dict(run_id, profile.model_dump(mode="json"), "profile.json")
         client.update_run(run_id, status="RUNNING")
     return run_id
@@ -138,10 +160,7 @@ def log_variant(
         run_id = _variant_run(client, parent_run_id, variant)
         if client.get_run(run_id).info.status == RunStatus.to_string(RunStatus.FINISHED):
             return run_id  # logged completely by an earlier attempt of this flow run
-        for key, value in (read_json(finetune_dir / "variant.json") | {"variant_id": variant.variant_id}).items():
-            client.log_param(run_id, key, value)
-        for step, loss in enumerate(train["losses"], start=1):
-            client.log_metric(run_id, "train_loss", loss, step=step)
+        params = read_json(finetune_dir / "variant.json") | {"variant_id": variant.variant_id}
         metrics = {f"val/{key}": value for key, value in scores["values"].items()} | {
             "train_seconds": train["train_seconds"],
             "generation_seconds": generation["seconds"],
@@ -149,10 +168,8 @@ def log_variant(
             "train_peak_memory_gib": train.get("peak_memory_gib", 0.0),
             "generation_peak_memory_gib": generation.get("peak_memory_gib", 0.0),
         }
-        for key, value in metrics.items():
-            client.log_metric(run_id, key, value)
-        for metric, encoder in scores["encoders"].items():
-            client.set_tag(run_id, f"encoder.{metric}", f"{encoder['name']} ({encoder['revision']})")
+        tags = {f"encoder.{metric}": f"{e['name']} ({e['revision']})" for metric, e in scores["encoders"].items()}
+        _log_all(client, run_id, metrics, params, tags, curves={"train_loss": train["losses"]})
         _log_adapter(client, run_id, finetune_dir / "adapter", with_tokenizer=report_text == "raw")
         _log_generations(client, run_id, generation_dir / "generations.parquet", report_text)
         client.set_terminated(run_id, "FINISHED")
@@ -217,19 +234,15 @@ def tag_top_variants(
         for rank, (index, generation_dir, scores_path, judged_dir) in enumerate(rows, start=1):
             run_id = variant_run_ids[index]
             variant_id = client.get_run(run_id).data.tags["variant_id"]
-            client.set_tag(run_id, "top_k_rank", str(rank))
-            client.set_tag(run_id, "top_k", "true")
-            client.set_tag(run_id, "factual_correctness.review_source", review_source)
-            for key, value in read_json(scores_path)["values"].items():
-                client.log_metric(run_id, f"test/{key}", value)
+            tags = {"top_k_rank": rank, "top_k": "true", "factual_correctness.review_source": review_source}
+            metrics = {f"test/{key}": value for key, value in read_json(scores_path)["values"].items()}
             for metric, low, high in (
                 intervals.filter(pl.col("Variant") == variant_id).select("Metric", "CI low", "CI high").iter_rows()
             ):
-                client.log_metric(run_id, f"test/{metric}_ci_low", low)
-                client.log_metric(run_id, f"test/{metric}_ci_high", high)
+                metrics |= {f"test/{metric}_ci_low": low, f"test/{metric}_ci_high": high}
             judged = read_json(judged_dir / "judged.json")["factual_correctness"]
-            client.log_metric(run_id, "factual_correctness_judge", judged)
-            client.log_metric(run_id, "test/factual_correctness", judged)
+            metrics |= {"factual_correctness_judge": judged, "test/factual_correctness": judged}
+            _log_all(client, run_id, metrics, tags=tags)
             per_report = scores_path.parent / "per_report.parquet"
             _log_per_report(client, run_id, generation_dir, per_report, judged_dir, report_text)
 
@@ -266,10 +279,13 @@ def log_splits(run_id: str, splits: dict[str, dict[str, Path]]) -> None:
     with _LOCK:
         client = _client()
         client.log_inputs(run_id, datasets=inputs)
-        for modality, paths in splits.items():  # what of validation / test also occurs in train (leakage)
-            for split, overlap in read_json(paths["overlap"]).items():
-                for key, value in overlap.items():
-                    client.log_metric(run_id, f"split.{modality}.{split}.{key}", value)
+        overlaps = {  # what of validation / test also occurs in train (leakage)
+            f"split.{modality}.{split}.{key}": value
+            for modality, paths in splits.items()
+            for split, overlap in read_json(paths["overlap"]).items()
+            for key, value in overlap.items()
+        }
+        _log_all(client, run_id, overlaps)
 
 
 def compare_url(experiment_id: str, run_ids: list[str]) -> str:
@@ -286,8 +302,7 @@ def publish_eda(run_id: str, eda_dir: Path) -> None:
     create_markdown_artifact(key="eda", markdown=(eda_dir / "eda.md").read_text(), description="EDA key numbers")
     with _LOCK:
         client = _client()
-        for key, value in read_json(eda_dir / "summary.json").items():
-            client.log_metric(run_id, f"eda.{key}", value)
+        _log_all(client, run_id, {f"eda.{key}": value for key, value in read_json(eda_dir / "summary.json").items()})
         client.log_artifacts(run_id, str(eda_dir), "eda")
 
 
@@ -304,8 +319,8 @@ def finish_tracking(
     create_markdown_artifact(key="comparison-report", markdown=(comparison_dir / "comparison.md").read_text())
     with _LOCK:
         client = _client()
-        for key in ("holdout_mae", "baseline_mae", "n_train", "n_holdout"):
-            client.log_metric(run_id, f"judge_{key}", judge[key])
+        trust = ("holdout_mae", "baseline_mae", "n_train", "n_holdout")
+        _log_all(client, run_id, {f"judge_{key}": judge[key] for key in trust})
         client.log_artifacts(run_id, str(comparison_dir), "comparison")
         client.log_dict(run_id, judge, "judge/judge.json")
         _log_adapter(client, run_id, judge_dir / "adapter", with_tokenizer=report_text == "raw")

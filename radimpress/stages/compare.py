@@ -32,6 +32,21 @@ def compare_stage(
     return comparison_stage(top, variants, judge_dir, metric, overlaps, facts)
 
 
+def _compare_key(
+    top: list[dict[str, Path]],
+    variants: list[VariantSpec | BaselineSpec],
+    judge_dir: Path,
+    metric: str,
+    overlaps: dict[str, Path],
+) -> str:
+    facts = [_run_facts(paths) for paths in top]
+    return comparison_stage.key(top, variants, judge_dir, metric, overlaps, facts)
+
+
+# The Prefect task caches under the same key, run facts included: a re-timed fine-tune re-makes the tables.
+compare_stage.key = _compare_key  # type: ignore[attr-defined]
+
+
 @stage("compare")
 def comparison_stage(
     top: list[dict[str, Path]],
