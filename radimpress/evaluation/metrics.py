@@ -3,12 +3,20 @@ similarity. Per-report scores are kept, so every number can carry an interval an
 
 Embedding-based numbers depend on the encoder, so each comes with the encoder's name and revision:
 scores from different encoders are not comparable.
+
+The encoder is the slow part, so each distinct text is encoded once, in batches of texts of one token length
+(little padding), and when the similarity encoder is the BERTScore encoder read at its last layer, one forward
+pass gives both: BERTScore matches its tokens (bert-score's own model, tokenizer and greedy matching), the
+similarity mean-pools them as sentence-transformers does. The same metrics also load as `evaluate` modules
+(`radimpress.evaluation.hf_evaluate`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +30,8 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 PARTS = ("precision", "recall", "f1")
 BLEU_STATS = "bleu_stats"  # per report: sacrebleu's sufficient statistics, summed to give corpus BLEU
 DEFAULT_ENCODER_LAYERS = 6  # all-MiniLM-L6-v2 (the offline default) has 6 layers and is not in bert-score's table
+BATCH_SIZE = 64  # bert-score's and sentence-transformers' default
+PROBE_EVERY = 16  # batches: a shared machine's load changes while it encodes
 # Sentence ends, line breaks and the numbers of a numbered list start the sentences ROUGE-Lsum compares.
 _SENTENCE_BREAK = re.compile(r"(?<![0-9][.)])(?<=[.!?;])\s+|\n+|\s+(?=\d{1,2}[.)]\s)")
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -131,7 +141,11 @@ def rouge_per_report(predictions: list[str], references: list[str]) -> pl.DataFr
 
 def rouge_scores(predictions: list[str], references: list[str]) -> dict[str, float]:
     """Mean ROUGE-1/2/L/Lsum precision, recall and F1 over the pairs."""
-    per_report = rouge_per_report(predictions, references)
+    return column_means(rouge_per_report(predictions, references))
+
+
+def column_means(per_report: pl.DataFrame) -> dict[str, float]:
+    """Each column's mean (0 for no rows): every corpus value but BLEU, the same way wherever it is computed."""
     return {name: float(per_report[name].mean() or 0.0) for name in per_report.columns}
 
 
@@ -155,42 +169,164 @@ def bleu_score(predictions: list[str], references: list[str]) -> float:
     return corpus_bleu(bleu_statistics(predictions, references))
 
 
-def bert_per_report(predictions: list[str], references: list[str], encoder: EncoderRecord, num_layers: int) -> dict:
+def distinct_texts(predictions: list[str], references: list[str]) -> list[str]:
+    """Every text to encode, once: templated impressions repeat."""
+    return sorted(set(predictions) | set(references))
+
+
+def encode_texts(texts: list[str], encoder: EncoderRecord, num_layers: int) -> dict:
+    """bert-score's statistics of each text: the hidden states of layer `num_layers` and the token weights.
+
+    bert-score's own tokenizer, truncated model and encoding, in batches of texts of one token length (bert-score
+    sorts by words: 40% more tokens on bench/score.py's). Weights are bert-score's without idf: 0 for [CLS], [SEP].
+    """
+    from bert_score.utils import get_model, get_tokenizer, padding, sent_encode
+
+    tokenizer = get_tokenizer(encoder.path)
+    model = get_model(encoder.path, num_layers).to(_device())
+    # bert-score's tokenisation; an empty text is its special tokens alone, as bert-score means it to be (its
+    # build_inputs_with_special_tokens call for one is gone from transformers 5's tokenizers)
+    ids = {text: sent_encode(tokenizer, text) if text.strip() else tokenizer.encode("") for text in texts}
+    longest_first = sorted(ids, key=lambda text: len(ids[text]), reverse=True)
+    batches = [longest_first[start : start + BATCH_SIZE] for start in range(0, len(longest_first), BATCH_SIZE)]
+    padded = [padding([ids[text] for text in batch], tokenizer.pad_token_id) for batch in batches]
+    special = {tokenizer.cls_token_id, tokenizer.sep_token_id}
+    encoded = {}
+    for batch, (_, lengths, _), states in zip(batches, padded, _hidden_states(model, padded), strict=True):
+        for row, (text, length) in enumerate(zip(batch, lengths.tolist(), strict=True)):
+            encoded[text] = (states[row, :length], _token_weights(ids[text], special))
+    return encoded
+
+
+def _token_weights(ids: list[int], special: set[int]):
+    import torch
+
+    return torch.tensor([0.0 if i in special else 1.0 for i in ids])
+
+
+def _hidden_states(model, padded: list[tuple]) -> list:
+    """Each padded batch's hidden states (bert-score's `bert_encode`), on the thread count that runs fastest now.
+
+    On 2 cores shared with other jobs, one thread encoded twice as fast as two (OpenMP's threads spin waiting
+    for each other); on idle cores, two are faster. So batches 1 and 2 of every PROBE_EVERY run on one thread and
+    on all, and the others on the faster per token. The numbers are identical on any thread count (tested).
+    """
+    import torch
+    from bert_score.utils import bert_encode
+
+    cores = torch.get_num_threads()
+    candidates = [1, cores] if model.device.type == "cpu" and cores > 1 else [cores]
+    seconds_per_token: dict[int, float] = {}
+    outputs = []
+    try:
+        for index, (tokens, _, mask) in enumerate(padded):
+            trial = index % PROBE_EVERY - 1
+            probing = 0 <= trial < len(candidates)
+            threads = candidates[trial] if probing else min(seconds_per_token, key=seconds_per_token.get, default=cores)
+            torch.set_num_threads(threads)
+            started = time.perf_counter()
+            outputs.append(bert_encode(model, tokens.to(model.device), attention_mask=mask.to(model.device)).cpu())
+            if probing:
+                seconds_per_token[threads] = (time.perf_counter() - started) / tokens.numel()
+    finally:
+        torch.set_num_threads(cores)
+    return outputs
+
+
+def greedy_matching(predictions: list[str], references: list[str], encoded: dict) -> np.ndarray:
+    """BERTScore precision, recall and F1 of each pair (rows) of `encode_texts`: bert-score's greedy matching.
+
+    In bert-score's batches (64 pairs in input order), since a pair's score can depend on its batch: padding
+    matches a word at 0, which beats a word whose every similarity is negative (regrouping the bench's pairs by
+    length moved one precision by 2.3e-3).
+    """
+    import torch
+    from bert_score.utils import greedy_cos_idf
+
+    rows = []
+    for start in range(0, len(predictions), BATCH_SIZE):
+        references_batch = _padded(references[start : start + BATCH_SIZE], encoded)
+        predictions_batch = _padded(predictions[start : start + BATCH_SIZE], encoded)
+        rows.append(torch.stack(greedy_cos_idf(*references_batch, *predictions_batch), dim=-1))
+    return torch.cat(rows).numpy() if rows else np.zeros((0, 3))
+
+
+def _padded(texts: list[str], encoded: dict) -> tuple:
+    """A batch as bert-score pads it for matching (states padded with 2.0, a length mask, weights)."""
+    import torch
+    from torch.nn.utils.rnn import pad_sequence
+
+    states, weights = zip(*(encoded[text] for text in texts), strict=True)
+    lengths = torch.tensor([len(s) for s in states])
+    mask = torch.arange(int(lengths.max())).expand(len(texts), -1) < lengths.unsqueeze(1)
+    return pad_sequence(states, batch_first=True, padding_value=2.0), mask, pad_sequence(weights, batch_first=True)
+
+
+def bert_per_report(
+    predictions: list[str],
+    references: list[str],
+    encoder: EncoderRecord,
+    num_layers: int,
+    encoded: dict | None = None,
+) -> dict:
     """BERTScore precision, recall and F1 of each pair (raw: no baseline rescaling exists for a local encoder).
 
-    An empty prediction scores 0, as bert-score itself scores one (it cannot encode one with transformers 5).
+    An empty prediction scores 0, as bert-score itself scores one. `encoded`: `encode_texts` of `distinct_texts`
+    at `num_layers`, when the caller has it already.
     """
-    import bert_score
-
     kept = [i for i, p in enumerate(predictions) if p.strip()]
     columns = {f"bertscore_{part}": np.zeros(len(predictions)) for part in PARTS}
     if kept:
-        precision, recall, f1 = bert_score.score(
-            [predictions[i] for i in kept],
-            [references[i] for i in kept],
-            model_type=encoder.path,
-            num_layers=num_layers,
-            batch_size=64,
-            device=_device(),
-        )
-        for part, values in zip(PARTS, (precision, recall, f1), strict=True):
-            columns[f"bertscore_{part}"][kept] = values.numpy()
+        if encoded is None:
+            encoded = encode_texts(distinct_texts(predictions, references), encoder, num_layers)
+        scores = greedy_matching([predictions[i] for i in kept], [references[i] for i in kept], encoded)
+        for column, part in enumerate(PARTS):
+            columns[f"bertscore_{part}"][kept] = scores[:, column]
     return columns
 
 
 def bert_scores(predictions: list[str], references: list[str], encoder: EncoderRecord, num_layers: int) -> dict:
     """Mean BERTScore precision, recall, F1."""
-    columns = bert_per_report(predictions, references, encoder, num_layers)
-    return {name: float(values.mean()) if len(values) else 0.0 for name, values in columns.items()}
+    return column_means(pl.DataFrame(bert_per_report(predictions, references, encoder, num_layers)))
 
 
-def similarity_per_report(predictions: list[str], references: list[str], encoder: EncoderRecord) -> np.ndarray:
-    """Cosine similarity of the sentence embeddings of each prediction and its reference; 0 for an empty one."""
-    from sentence_transformers import SentenceTransformer
+def mean_pooled_layers(encoder: EncoderRecord) -> tuple[int, int] | None:
+    """(last layer, most tokens) of a sentence-transformers encoder that is a BERT-like model's last layer,
+    mean-pooled over all tokens and normalised; None for any other pipeline (sentence-transformers runs those)."""
+    folder = Path(encoder.path)
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+        pooling = json.loads((folder / modules[1]["path"] / "config.json").read_text())
+        settings = json.loads((folder / "sentence_bert_config.json").read_text())
+        layers = json.loads((folder / "config.json").read_text())["num_hidden_layers"]
+        prompt = json.loads((folder / "config_sentence_transformers.json").read_text()).get("default_prompt_name")
+    except (OSError, LookupError, ValueError):
+        return None
+    kinds = [module["type"].rsplit(".", 1)[-1] for module in modules]
+    modes = [key for key, on in pooling.items() if key.startswith("pooling_mode") and on]
+    plain = kinds in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]) and prompt is None
+    if not plain or modes != ["pooling_mode_mean_tokens"] or settings.get("do_lower_case"):
+        return None
+    return layers, settings["max_seq_length"]
 
-    model = SentenceTransformer(encoder.path, device=_device(), local_files_only=True)
-    texts = sorted(set(predictions) | set(references))  # templated impressions repeat: encode each text once
-    vectors = model.encode(texts, normalize_embeddings=True, batch_size=64, convert_to_numpy=True)
+
+def similarity_per_report(
+    predictions: list[str], references: list[str], encoder: EncoderRecord, encoded: dict | None = None
+) -> np.ndarray:
+    """Cosine similarity of the sentence embeddings of each prediction and its reference; 0 for an empty one.
+
+    A mean-pooling encoder's embeddings come from `encode_texts` of `distinct_texts` at its last layer (`encoded`,
+    when the caller has it: BERTScore's, when it reads that layer of this encoder); any other's from
+    sentence-transformers.
+    """
+    texts = distinct_texts(predictions, references)
+    pooled = mean_pooled_layers(encoder)
+    if pooled is not None and encoded is None:
+        encoded = encode_texts(texts, encoder, pooled[0])
+    if pooled is not None and all(len(encoded[text][0]) <= pooled[1] for text in texts):
+        vectors = _mean_pooled(texts, encoded)
+    else:  # sentence-transformers would cut a text past its most tokens: let it
+        vectors = _sentence_embeddings(texts, encoder)
     row = {text: i for i, text in enumerate(texts)}
     left = vectors[[row[p] for p in predictions]]
     right = vectors[[row[r] for r in references]]
@@ -198,29 +334,45 @@ def similarity_per_report(predictions: list[str], references: list[str], encoder
     return np.where([bool(p.strip()) for p in predictions], similarity, 0.0)
 
 
+def _mean_pooled(texts: list[str], encoded: dict) -> np.ndarray:
+    """sentence-transformers' mean pooling (every token, [CLS] and [SEP] too), then L2 normalisation."""
+    import torch
+
+    means = torch.stack([encoded[text][0].mean(dim=0) for text in texts])
+    return torch.nn.functional.normalize(means, dim=1).numpy()
+
+
+def _sentence_embeddings(texts: list[str], encoder: EncoderRecord) -> np.ndarray:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(encoder.path, device=_device(), local_files_only=True)
+    return model.encode(texts, normalize_embeddings=True, batch_size=BATCH_SIZE, convert_to_numpy=True)
+
+
 def embedding_similarity(predictions: list[str], references: list[str], encoder: EncoderRecord) -> float:
     """Mean cosine similarity over the pairs."""
     values = similarity_per_report(predictions, references, encoder)
-    return float(values.mean()) if len(values) else 0.0
+    return column_means(pl.DataFrame({"similarity": values}))["similarity"]
 
 
 def score_impressions(predictions: list[str], references: list[str], cfg: ScoreConfig) -> Scores:
     """Every reference-based metric of the study, per report and over the corpus."""
-    bert_encoder = encoder_record(cfg.bertscore)
+    bert_encoder, layers = encoder_record(cfg.bertscore), bertscore_layers(cfg.bertscore)
+    encoded = encode_texts(distinct_texts(predictions, references), bert_encoder, layers)
+    bert = bert_per_report(predictions, references, bert_encoder, layers, encoded)
     per_report = rouge_per_report(predictions, references).with_columns(
-        pl.Series(name, values, dtype=pl.Float64)
-        for name, values in bert_per_report(
-            predictions, references, bert_encoder, bertscore_layers(cfg.bertscore)
-        ).items()
+        pl.Series(name, values, dtype=pl.Float64) for name, values in bert.items()
     )
     encoders = {"bertscore": bert_encoder}
     for encoder_cfg in cfg.similarity:
         record = encoder_record(encoder_cfg)
-        values = similarity_per_report(predictions, references, record)
+        pooled = mean_pooled_layers(record)
+        shared = record.path == bert_encoder.path and pooled is not None and pooled[0] == layers
+        values = similarity_per_report(predictions, references, record, encoded if shared else None)
         per_report = per_report.with_columns(pl.Series(f"similarity_{record.name}", values, dtype=pl.Float64))
         encoders[f"similarity_{record.name}"] = record
     statistics = bleu_statistics(predictions, references)
-    means = {name: float(per_report[name].mean() or 0.0) for name in per_report.columns}
+    means = column_means(per_report)
     per_report = per_report.with_columns(pl.Series(BLEU_STATS, statistics.tolist(), dtype=pl.List(pl.Int64)))
     return Scores(per_report, means | {"bleu": corpus_bleu(statistics) if len(statistics) else 0.0}, encoders)
 

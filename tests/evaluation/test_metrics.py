@@ -1,5 +1,6 @@
 """Real metric libraries and the offline all-MiniLM-L6-v2 encoder (no network)."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,11 @@ from radimpress.evaluation.metrics import (
     bertscore_layers,
     bleu_score,
     corpus_bleu,
+    distinct_texts,
     embedding_similarity,
+    encode_texts,
     encoder_record,
+    mean_pooled_layers,
     rouge_per_report,
     rouge_scores,
     rouge_tokens,
@@ -193,3 +197,70 @@ def test_per_report_scores_keep_the_input_order():
     assert isinstance(scores.per_report, pl.DataFrame) and scores.per_report.height == 2
     assert scores.per_report["rouge1_f1"].to_list() == [1.0, 0.0]
     assert scores.values["rouge1_f1"] == pytest.approx(0.5)
+
+
+def test_bertscore_and_similarity_equal_bert_score_and_sentence_transformers(encoder):
+    import bert_score
+    from sentence_transformers import SentenceTransformer
+
+    predictions = [*REFERENCES[:2], UNRELATED[2], "effusion", "Moderate left pleural effusion.  "]
+    references = [*REFERENCES, REFERENCES[0], REFERENCES[0]]
+    # bert-score's quirk, kept: padding in the batch (the long pair) matches a word at 0, which beats this
+    # pair's negative similarities, so its precision alone is lower
+    quirk = ("No acute cardiopulmonary abnormality.", "A dislocation of the right thumb interphalangeal joint.")
+    predictions += [quirk[0], "Left pleural effusion with compressive atelectasis."]
+    references += [quirk[1], "1. Moderate left pleural effusion with compressive atelectasis.\n2. No pneumothorax."]
+    long_report = " ".join(["Small left pleural effusion and basilar atelectasis."] * 40)  # > 256 tokens
+    scores = score_impressions(predictions, references, ScoreConfig())
+    theirs = bert_score.score(predictions, references, model_type=encoder.path, num_layers=6, batch_size=64)
+    for part, values in zip(("precision", "recall", "f1"), theirs, strict=True):
+        np.testing.assert_allclose(scores.per_report[f"bertscore_{part}"], values.numpy(), rtol=0, atol=1e-5)
+    alone = bert_per_report([quirk[0]], [quirk[1]], encoder, num_layers=6)["bertscore_precision"][0]
+    assert alone < scores.per_report["bertscore_precision"][len(predictions) - 2] - 1e-3
+    model = SentenceTransformer(encoder.path, device="cpu", local_files_only=True)
+    for ours, texts in (
+        (scores.per_report["similarity_all-MiniLM-L6-v2"], (predictions, references)),
+        (similarity_per_report([long_report], [REFERENCES[0]], encoder), ([long_report], [REFERENCES[0]])),
+    ):
+        left, right = (model.encode(t, normalize_embeddings=True) for t in texts)
+        np.testing.assert_allclose(ours, (left * right).sum(axis=1), rtol=0, atol=1e-5)
+
+
+def test_one_forward_pass_gives_what_each_metric_computes_alone(encoder):
+    predictions, references = [REFERENCES[0], UNRELATED[1], ""], REFERENCES
+    scores = score_impressions(predictions, references, ScoreConfig())
+    alone = bert_per_report(predictions, references, encoder, num_layers=6)
+    for name, values in alone.items():
+        assert scores.per_report[name].to_list() == values.tolist()
+    similarity = similarity_per_report(predictions, references, encoder)
+    assert scores.per_report["similarity_all-MiniLM-L6-v2"].to_list() == similarity.tolist()
+
+
+def test_encoding_gives_the_same_numbers_on_any_thread_count_and_restores_it(encoder):
+    import torch
+
+    texts = distinct_texts(REFERENCES, UNRELATED)
+    before = torch.get_num_threads()
+    default = encode_texts(texts, encoder, 6)
+    assert torch.get_num_threads() == before
+    torch.set_num_threads(1)
+    try:
+        single = encode_texts(texts, encoder, 6)
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(default[t][0], single[t][0]) and torch.equal(default[t][1], single[t][1]) for t in texts)
+    assert default[texts[0]][1][[0, -1]].tolist() == [0.0, 0.0]  # [CLS] and [SEP] weigh nothing, as in bert-score
+
+
+def test_only_a_mean_pooled_last_layer_is_read_from_bertscore_states(encoder, tmp_path):
+    assert mean_pooled_layers(encoder) == (6, 256)
+    assert mean_pooled_layers(encoder_record(EncoderConfig(name="plain", path=tmp_path))) is None
+    for name in ("modules.json", "sentence_bert_config.json", "config.json", "config_sentence_transformers.json"):
+        (tmp_path / name).write_text((Path(encoder.path) / name).read_text())
+    (tmp_path / "1_Pooling").mkdir()
+    pooling = json.loads((Path(encoder.path) / "1_Pooling/config.json").read_text())
+    (tmp_path / "1_Pooling/config.json").write_text(json.dumps(pooling))
+    assert mean_pooled_layers(encoder_record(EncoderConfig(name="copy", path=tmp_path))) == (6, 256)
+    pooling |= {"pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}
+    (tmp_path / "1_Pooling/config.json").write_text(json.dumps(pooling))
+    assert mean_pooled_layers(encoder_record(EncoderConfig(name="cls", path=tmp_path))) is None
