@@ -49,8 +49,8 @@ def capstone(profile: str = "smoke") -> str:
     }
     variant_bases = [bases[v.modality, v.model] for v in variants]
     failures = [cfg.faults.finetune_failures.get(v.model, 0) for v in variants]
-    adapters = finetune.map(variants, variant_bases, [splits[v.modality]["train"] for v in variants], failures)
-    validation = [splits[v.modality]["validation"] for v in variants]
+    train, validation = ([splits[v.modality][name] for v in variants] for name in ("train", "validation"))
+    adapters = finetune.map(variants, variant_bases, train, validation, failures)
     val_generations = generate_impressions.map(variants, variant_bases, adapters, validation, unmapped(cfg.generate))
     val_scores = score.map(val_generations, unmapped(cfg.score))
     variant_runs = log_variant.map(

@@ -36,10 +36,11 @@ def prepare_base(
     persist_result=True,
     task_run_name="finetune-{variant.variant_id}",
 )
-def finetune(variant: VariantSpec, base: Path, train_path: Path, failures: int = 0) -> Path:
-    """Fine-tune one model variant; return its folder (adapter/, variant.json, run.json)."""
+def finetune(variant: VariantSpec, base: Path, train_path: Path, validation_path: Path, failures: int = 0) -> Path:
+    """Fine-tune one model variant, its validation loss measured as it trains; return its folder (adapter/,
+    variant.json, run.json)."""
     report = progress_reporter(f"fine-tune {variant.variant_id}")
-    return finetune_stage(variant, base, train_path, failures, report)
+    return finetune_stage(variant, base, train_path, validation_path, failures, report)
 
 
 @task(

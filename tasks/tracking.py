@@ -82,14 +82,14 @@ def _log_all(
     metrics: dict[str, float] | None = None,
     params: dict[str, object] | None = None,
     tags: dict[str, str] | None = None,
-    curves: dict[str, list[float]] | None = None,
+    curves: dict[str, list[tuple[int, float]]] | None = None,
 ) -> None:
     """Everything in as few requests as MLflow allows (it splits at its own batch limits): one request per value
     cost a cached flow run most of its time."""
     now = int(time.time() * 1000)
     batch = [Metric(key, float(value), now, 0) for key, value in (metrics or {}).items()]
-    for key, values in (curves or {}).items():
-        batch += [Metric(key, float(value), now, step) for step, value in enumerate(values, start=1)]
+    for key, points in (curves or {}).items():
+        batch += [Metric(key, float(value), now, step) for step, value in points]
     client.log_batch(
         run_id,
         metrics=batch,
@@ -169,7 +169,13 @@ def log_variant(
             "generation_peak_memory_gib": generation.get("peak_memory_gib", 0.0),
         }
         tags = {f"encoder.{metric}": f"{e['name']} ({e['revision']})" for metric, e in scores["encoders"].items()}
-        _log_all(client, run_id, metrics, params, tags, curves={"train_loss": train["losses"]})
+        curves = {
+            "train_loss": list(enumerate(train["losses"], start=1)),
+            "val_loss": [(point["step"], point["loss"]) for point in train.get("validation_losses", [])],
+        }
+        if train.get("best_step") is not None:
+            metrics["best_step"] = train["best_step"]
+        _log_all(client, run_id, metrics, params, tags, curves)
         _log_adapter(client, run_id, finetune_dir / "adapter", with_tokenizer=report_text == "raw")
         _log_generations(client, run_id, generation_dir / "generations.parquet", report_text)
         client.set_terminated(run_id, "FINISHED")

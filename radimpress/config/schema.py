@@ -178,6 +178,18 @@ class TrainConfig(StrictModel):
     oom_backoffs: int = Field(
         3, ge=0, description="Times a CUDA out-of-memory error may halve the micro-batch before the fine-tune fails."
     )
+    eval_steps: int = Field(
+        0, ge=0, description="Validation loss every N optimizer steps; 0: at the end of every epoch."
+    )
+    early_stopping_patience: int = Field(
+        0,
+        ge=0,
+        description="Stop after this many validation losses in a row without a lower one, and keep the weights of "
+        "the best evaluation (0: no early stopping). Checkpoints are then saved at every evaluation.",
+    )
+    early_stopping_threshold: float = Field(
+        0.0, ge=0, description="The least fall in validation loss that counts as lower, for early stopping."
+    )
     seed: int = Field(0, description="Seed of initialisation and data order.")
 
 

@@ -6,6 +6,9 @@ runs on CPU too) and full fine-tuning. Training saves a checkpoint every `checkp
 last one. A CUDA out-of-memory error halves the micro-batch and doubles gradient accumulation, so the effective
 batch (and the step count) stay the same and the checkpoints stay valid.
 
+With a validation split, its loss is measured every `eval_steps` optimizer steps (or every epoch) and recorded
+beside the training loss; `early_stopping_patience` stops training when it stops falling and keeps the best weights.
+
 Reads top to bottom: tokenizer -> examples -> (back-off loop) -> model -> trainer -> train -> save.
 """
 
@@ -23,7 +26,14 @@ from typing import TypeVar
 import torch
 from peft import LoraConfig as PeftLoraConfig
 from peft import get_peft_model, prepare_model_for_kbit_training
-from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import (
+    EarlyStoppingCallback,
+    PrinterCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
 
 from radimpress.config import LoraConfig, TrainConfig
 from radimpress.errors import RadimpressError
@@ -51,6 +61,8 @@ class TrainResult:
     batch_size: int = 0  # the micro-batch that fit
     gradient_accumulation_steps: int = 1
     peak_memory_gib: float = 0.0
+    validation_losses: list[tuple[int, float]] = ()  # (optimizer step, validation loss) at every evaluation
+    best_step: int | None = None  # the evaluation whose weights were kept, with early stopping
 
 
 def finetune(
@@ -63,24 +75,30 @@ def finetune(
     on_progress: Callable[[float], None] | None = None,
     callbacks: list[TrainerCallback] | None = None,
     cache_dir: Path | None = None,
+    validation: tuple[list[str], list[str]] | None = None,
 ) -> TrainResult:
     """Fine-tune `base` and save the adapter (or model) with its tokenizer to `out_dir/adapter`.
+
+    `validation` (prompts, targets) is evaluated for its loss during training, and early stopping reads it.
 
     Tokenised (and packed) examples are cached in `cache_dir`, by default `<data dir>/cache/tokenized`: outside
     `out_dir`, whose files downstream keys hash.
 
     Raises:
         TrainingOutOfMemory: CUDA ran out of memory even after `train.oom_backoffs` halvings of the micro-batch.
+        RadimpressError: early stopping is asked for without validation examples.
     """
+    if train.early_stopping_patience and not (validation and validation[0]):
+        raise RadimpressError("train.early_stopping_patience needs a validation split with reports in it")
     tokenizer = load_tokenizer(base)
     cache_dir = cache_dir or data_dir() / EXAMPLES_CACHE
     examples = tokenize_dataset(tokenizer, prompts, targets, train.max_length, cache_dir)
     rows = pack_dataset(examples, train.max_length, cache_dir) if train.packing else examples
+    eval_rows = _validation_rows(tokenizer, validation, train, cache_dir)
 
     def attempt(batch_size: int, accumulation: int) -> TrainResult:
-        return _train(
-            base, tokenizer, rows, len(examples), lora, train, out_dir, batch_size, accumulation, on_progress, callbacks
-        )
+        data = _Data(tokenizer, rows, eval_rows, len(examples))
+        return _train(base, data, lora, train, out_dir, batch_size, accumulation, on_progress, callbacks)
 
     return with_oom_backoff(attempt, train.batch_size, train.gradient_accumulation_steps, train.oom_backoffs)
 
@@ -106,24 +124,47 @@ def with_oom_backoff(attempt: Callable[[int, int], T], batch_size: int, accumula
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class _Data:
+    tokenizer: object
+    rows: object  # training rows (examples, or packed rows)
+    eval_rows: object | None  # validation rows, the same way
+    n_examples: int
+
+
+def _validation_rows(tokenizer, validation, train: TrainConfig, cache_dir: Path):
+    """Validation examples tokenised (and packed) the way the training examples are, so the two losses compare."""
+    if not validation or not validation[0]:
+        return None
+    examples = tokenize_dataset(tokenizer, validation[0], validation[1], train.max_length, cache_dir)
+    return pack_dataset(examples, train.max_length, cache_dir) if train.packing else examples
+
+
 def _free_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
 
 
-def _train(
-    base, tokenizer, rows, n_examples, lora, train, out_dir, batch_size, accumulation, on_progress, callbacks
-) -> TrainResult:
+def _train(base, data: _Data, lora, train, out_dir, batch_size, accumulation, on_progress, callbacks) -> TrainResult:
+    tokenizer, rows, n_examples = data.tokenizer, data.rows, data.n_examples
     set_seed(train.seed)  # before the adapter exists: LoRA's initial weights come from torch's global RNG
     with PeakMemory() as peak:
         model = trainable_model(base, lora, train.method)
+        evaluating = data.eval_rows is not None
         trainer = Trainer(
             model=model,
-            args=_arguments(train, out_dir / "trainer", batch_size, accumulation, model.device.type == "cpu"),
+            args=_arguments(
+                train, out_dir / "trainer", batch_size, accumulation, model.device.type == "cpu", evaluating
+            ),
             train_dataset=rows,
+            eval_dataset=data.eval_rows,
             data_collator=lambda batch: collate(batch, tokenizer.pad_token_id),
-            callbacks=[*([_ProgressCallback(on_progress)] if on_progress else []), *(callbacks or [])],
+            callbacks=[
+                *([_ProgressCallback(on_progress)] if on_progress else []),
+                *([_early_stopping(train)] if train.early_stopping_patience else []),
+                *(callbacks or []),
+            ],
         )
         trainer.remove_callback(PrinterCallback)  # the loss curve goes to run.json and MLflow, not to the log
         checkpoint = last_complete_checkpoint(out_dir / "trainer")
@@ -132,15 +173,31 @@ def _train(
         seconds = time.perf_counter() - started
     adapter_dir = save_weights(model, tokenizer, train.method, out_dir / "adapter")
     shutil.rmtree(out_dir / "trainer", ignore_errors=True)  # checkpoints only serve a resume; weights are saved
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    history = trainer.state.log_history
+    losses = [entry["loss"] for entry in history if "loss" in entry]
+    validation_losses = [(entry["step"], entry["eval_loss"]) for entry in history if "eval_loss" in entry]
+    best_step = _best_step(trainer) if train.early_stopping_patience else None
     resumed = int(Path(checkpoint).name.split("-")[-1]) if checkpoint else 0
     result = TrainResult(
-        adapter_dir, seconds, losses, n_examples, resumed, batch_size, accumulation, round(peak.gib, 3)
+        adapter_dir,
+        seconds,
+        losses,
+        n_examples,
+        resumed,
+        batch_size,
+        accumulation,
+        round(peak.gib, 3),
+        validation_losses,
+        best_step,
     )
     write_json(
         {
             "train_seconds": seconds,
             "losses": losses,
+            "validation_losses": [{"step": step, "loss": loss} for step, loss in validation_losses],
+            "best_step": best_step,
+            "steps": trainer.state.global_step,
+            "max_steps": trainer.state.max_steps,  # more than `steps` when early stopping ended training
             "n_examples": n_examples,
             "n_rows": len(rows),
             "resumed_from_step": resumed,
@@ -167,12 +224,54 @@ def last_complete_checkpoint(folder: Path) -> str | None:
     return None
 
 
-def _arguments(train: TrainConfig, folder: Path, batch_size: int, accumulation: int, cpu: bool) -> TrainingArguments:
+def _early_stopping(train: TrainConfig) -> EarlyStoppingCallback:
+    return EarlyStoppingCallback(
+        early_stopping_patience=train.early_stopping_patience,
+        early_stopping_threshold=train.early_stopping_threshold,
+    )
+
+
+def _best_step(trainer: Trainer) -> int | None:
+    checkpoint = trainer.state.best_model_checkpoint
+    return int(Path(checkpoint).name.rsplit("-", 1)[-1]) if checkpoint else None
+
+
+def _evaluation_arguments(train: TrainConfig, evaluating: bool) -> dict:
+    """When to measure the validation loss; early stopping also saves a checkpoint at every evaluation (the
+    trainer reloads the best one at the end) instead of every `checkpoint_steps`."""
+    if not evaluating:
+        return {"eval_strategy": "no"}
+    when = "steps" if train.eval_steps else "epoch"
+    arguments = {
+        "eval_strategy": when,
+        "eval_steps": train.eval_steps or None,
+        "prediction_loss_only": True,  # the loss only: gathering logits would hold vocabulary x tokens floats
+        "label_names": ["labels"],  # a PEFT wrapper hides them from the trainer's signature check
+    }
+    if train.early_stopping_patience:
+        arguments |= {
+            "save_strategy": when,
+            "save_steps": train.eval_steps or 500,
+            "load_best_model_at_end": True,
+            "metric_for_best_model": "eval_loss",
+            "greater_is_better": False,
+        }
+    return arguments
+
+
+def _arguments(
+    train: TrainConfig, folder: Path, batch_size: int, accumulation: int, cpu: bool, evaluating: bool = False
+) -> TrainingArguments:
     bf16 = train.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    saving = {
+        "save_strategy": "steps" if train.checkpoint_steps else "no",
+        "save_steps": train.checkpoint_steps or 500,
+    }
     return TrainingArguments(
         output_dir=str(folder),
         num_train_epochs=train.epochs,
         per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
         gradient_accumulation_steps=accumulation,
         learning_rate=train.learning_rate,
         lr_scheduler_type=train.lr_scheduler,
@@ -180,13 +279,12 @@ def _arguments(train: TrainConfig, folder: Path, batch_size: int, accumulation: 
         weight_decay=train.weight_decay,
         bf16=bf16,
         logging_steps=1,
-        save_strategy="steps" if train.checkpoint_steps else "no",
-        save_steps=train.checkpoint_steps or 500,
         save_total_limit=2,  # the last two: a kill while writing one leaves the other
         report_to="none",
         seed=train.seed,
         disable_tqdm=True,
         use_cpu=cpu,
+        **(saving | _evaluation_arguments(train, evaluating)),
     )
 
 

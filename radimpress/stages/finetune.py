@@ -20,19 +20,25 @@ def finetune_stage(
     variant: VariantSpec,
     base: Path,
     train_path: Path,
+    validation_path: Path | None = None,
     failures: int = 0,
     on_progress: Callable[[float], None] | None = None,
     *,
     out: Path,
 ) -> Path:
-    """adapter/ (PEFT format, with its tokenizer), variant.json, and run.json (time, loss curve, memory)."""
+    """adapter/ (PEFT format, with its tokenizer), variant.json, and run.json (time, training and validation loss
+    curves, memory). The validation split is measured during training, and chooses the weights with early stopping."""
     fail_if_injected(out, failures)
-    train = read_frame(train_path)
-    prompts = build_prompts(train, variant.input_config, load_tokenizer(base))
-    targets = [build_target(text) for text in train["impression"]]
-    finetune(base, prompts, targets, variant.lora, variant.train, out, on_progress)
+    tokenizer = load_tokenizer(base)
+    prompts, targets = _pairs(read_frame(train_path), variant.input_config, tokenizer)
+    validation = _pairs(read_frame(validation_path), variant.input_config, tokenizer) if validation_path else None
+    finetune(base, prompts, targets, variant.lora, variant.train, out, on_progress, validation=validation)
     write_json({"base": str(base), "base_revision": base_revision(base), **variant.params()}, out / "variant.json")
     return out
+
+
+def _pairs(frame, input_config: str, tokenizer) -> tuple[list[str], list[str]]:
+    return build_prompts(frame, input_config, tokenizer), [build_target(text) for text in frame["impression"]]
 
 
 def fail_if_injected(out_dir: Path, failures: int) -> None:

