@@ -1,4 +1,4 @@
-"""`radimpress`: check a profile, or export synthetic reports, from the shell.
+"""`radimpress`: check a profile, export synthetic reports, or run the reviewers' page, from the shell.
 
 Errors a user can fix print one line on stderr and exit with status 2, never a traceback.
 """
@@ -35,6 +35,87 @@ def _synthesize(args: argparse.Namespace) -> None:
     print(f"wrote {frame.height} synthetic reports to {path}")
 
 
+def _store(args: argparse.Namespace):
+    from radimpress.files import data_dir
+    from radimpress.review.store import ReviewStore
+
+    path = Path(args.store) if args.store else data_dir() / "review" / "review.sqlite"
+    if not path.is_file():
+        raise RadimpressError(f"no review store at {path}: a flow run with review.source: app publishes one")
+    return ReviewStore(path)
+
+
+def _base_url(args: argparse.Namespace) -> str:
+    return f"http://{args.host}:{args.port}"
+
+
+def _review_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from radimpress.review.app import create_app
+
+    store = _store(args)
+    _review_links(args)
+    uvicorn.run(create_app(store.path), host=args.host, port=args.port, log_level="warning")
+
+
+def _review_links(args: argparse.Namespace) -> None:
+    store = _store(args)
+    for reviewer in store.reviewers():
+        done, total = store.progress(reviewer.name)
+        lead = " (lead)" if reviewer.lead else ""
+        print(f"{reviewer.name}{lead}: {_base_url(args)}/review/{reviewer.token}  {done} of {total} answered")
+
+
+def _review_export(args: argparse.Namespace) -> None:
+    store = _store(args)
+    _known_reviewer(store, args.reviewer)
+    path = store.export_sheet(args.reviewer, Path(args.csv))
+    print(f"wrote {args.reviewer}'s {len(store.assignment(args.reviewer))} items to {path} (blinded)")
+
+
+def _review_import(args: argparse.Namespace) -> None:
+    store = _store(args)
+    _known_reviewer(store, args.reviewer)
+    count = store.import_sheet(args.reviewer, Path(args.csv))
+    done, total = store.progress(args.reviewer)
+    print(f"imported {count} answers for {args.reviewer}: {done} of {total} answered")
+
+
+def _review_agreement(args: argparse.Namespace) -> None:
+    from radimpress.evaluation.agreement import agreement, agreement_table
+
+    print(agreement_table(agreement(_store(args).answers())).write_csv(), end="")
+
+
+def _known_reviewer(store, name: str) -> None:
+    names = [reviewer.name for reviewer in store.reviewers()]
+    if name not in names:
+        raise RadimpressError(f"no reviewer {name!r} in this review; its reviewers are {names}")
+
+
+def _review_commands(commands) -> None:
+    review = commands.add_parser("review", help="the reviewers' page, spreadsheets and agreement")
+    actions = review.add_subparsers(dest="action", required=True)
+    parsers = {
+        "serve": (_review_serve, "serve the review page (127.0.0.1 unless --host says otherwise)"),
+        "links": (_review_links, "print each reviewer's personal link and progress"),
+        "export": (_review_export, "write a reviewer's items as a blinded CSV to fill in"),
+        "import": (_review_import, "read a filled-in CSV back, validated row by row"),
+        "agreement": (_review_agreement, "Krippendorff's alpha and pairwise kappa, with 95% intervals"),
+    }
+    for name, (run, help_text) in parsers.items():
+        parser = actions.add_parser(name, help=help_text)
+        parser.add_argument("--store", help="the review store (default: <data dir>/review/review.sqlite)")
+        if name in ("serve", "links"):
+            parser.add_argument("--host", default="127.0.0.1")
+            parser.add_argument("--port", type=int, default=8765)
+        if name in ("export", "import"):
+            parser.add_argument("reviewer")
+            parser.add_argument("csv")
+        parser.set_defaults(run=run)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="radimpress", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     synth.add_argument("--n", type=int, default=800)
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(run=_synthesize)
+    _review_commands(commands)
     args = parser.parse_args(argv)
     try:
         args.run(args)

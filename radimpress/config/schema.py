@@ -283,13 +283,26 @@ class RubricConfig(StrictModel):
 class ReviewConfig(StrictModel):
     """Where factual-correctness scores for the judge's training come from."""
 
-    source: Literal["simulated", "file"] = Field(
+    source: Literal["simulated", "file", "app"] = Field(
         "simulated",
-        description="'simulated' applies the rubric to synthetic ground truth; 'file' reads reviewers.",
+        description="'simulated' applies the rubric to synthetic ground truth; 'file' reads reviewers' CSV; 'app' "
+        "publishes the sample to the review page (`radimpress review serve`) and reads its answers.",
     )
     scores_file: Path | None = Field(None, description="CSV of reviewers' scores (report_id, variant_id, score).")
-    n_samples: int = Field(100, gt=1, description="Generated impressions sampled for review.")
-    seed: int = Field(0, description="Seed of the review sample.")
+    n_samples: int = Field(
+        100,
+        gt=1,
+        description="Generated impressions sampled for review, stratified over the top variants and modalities.",
+    )
+    seed: int = Field(0, description="Seed of the review sample and of each reviewer's order.")
+    reviewers: list[str] = Field(
+        default_factory=lambda: ["reviewer-1"], min_length=1, description="Reviewers' names (pseudonyms are fine)."
+    )
+    lead: str | None = Field(None, description="The lead reviewer (default: the first of `reviewers`).")
+    calibration_share: float = Field(
+        0.2, ge=0, le=1, description="Share of items every reviewer scores (agreement between raters)."
+    )
+    store: Path | None = Field(None, description="The review store (SQLite); default <data dir>/review/review.sqlite.")
     rubric: RubricConfig = Field(default_factory=RubricConfig, description="Rubric weights.")
 
 

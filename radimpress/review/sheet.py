@@ -2,20 +2,57 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import polars as pl
 
 from radimpress.config import ReviewConfig
 from radimpress.errors import ReviewScoresMissingError
+from radimpress.review.store import ReviewStore, item_key
 
 REVIEW_COLUMNS = ("variant_id", "report_id", "modality", "findings", "reference", "generated")
 
 
 def sample_for_review(generations: pl.DataFrame, n_samples: int, seed: int) -> pl.DataFrame:
-    """A seeded random sample of generated impressions across the top variants, as reviewers see them."""
-    n = min(n_samples, generations.height)
-    return generations.sample(n=n, seed=seed, shuffle=True)
+    """A seeded sample stratified over variants and modalities: as equal a share of `n_samples` from each
+    (variant, modality) as the groups allow, the remainder to seeded groups, in a seeded random order."""
+    groups = generations.with_row_index("_row").group_by("variant_id", "modality", maintain_order=True).agg("_row")
+    rng = random.Random(seed)
+    pools = [rng.sample(rows, len(rows)) for rows in groups["_row"].to_list()]
+    chosen: list[int] = []
+    while len(chosen) < min(n_samples, generations.height):
+        open_pools = [pool for pool in pools if pool]
+        need = min(n_samples, generations.height) - len(chosen)
+        for pool in rng.sample(open_pools, len(open_pools))[:need]:  # one from each group per round
+            chosen.append(pool.pop())
+    return generations[rng.sample(chosen, len(chosen))]
+
+
+def reviewed_from_store(sample: pl.DataFrame, store: ReviewStore) -> pl.DataFrame:
+    """The sample with each impression's score: the mean of its reviewers' scores in the review store.
+
+    Raises:
+        ReviewScoresMissingError: some assigned item has no answer yet.
+    """
+    missing = store.missing()
+    if missing:
+        done = store.answers().height
+        raise ReviewScoresMissingError(
+            f"{missing} review answers are still missing ({done} given): run `radimpress review serve` and send each "
+            "reviewer their link (`radimpress review links`)"
+        )
+    keys = [
+        item_key(f or "", r or "", g or "")
+        for f, r, g in zip(sample["findings"], sample["reference"], sample["generated"], strict=True)
+    ]
+    means = (
+        store.answers().group_by("item_id").agg(pl.col("score").mean().cast(pl.Float64), pl.len().alias("n_reviews"))
+    )
+    reviewed = sample.with_columns(pl.Series("item_id", keys)).join(
+        means, on="item_id", how="left", maintain_order="left"
+    )
+    return reviewed.with_columns(pl.lit("reviewers").alias("review_source"))
 
 
 def reviewer_scores(sample: pl.DataFrame, cfg: ReviewConfig, sheet_path: Path) -> pl.DataFrame:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
 from radimpress.config.variants import VariantSpec
 from radimpress.evaluation.baselines import BaselineSpec
 from radimpress.evaluation.compare import (
@@ -16,6 +18,7 @@ from radimpress.evaluation.compare import (
     write_comparison,
 )
 from radimpress.files import RUN_FACTS, read_frame, read_json
+from radimpress.markdown import markdown_table
 from radimpress.stages.store import stage
 
 
@@ -67,7 +70,7 @@ def comparison_stage(
     baselines = [i for i, variant in enumerate(variants) if isinstance(variant, BaselineSpec)]
     significance = significance_table(names, per_reports, metric, baselines)
     marks = ["yes" if fine else "no" for fine in not_worse_than_best(significance, names, baselines)]
-    notes = [_selection_note(metric), _leakage_note(overlaps), _judge_note(judge_dir)]
+    notes = [_selection_note(metric), _leakage_note(overlaps), _judge_note(judge_dir), *_reviewer_notes(judge_dir, out)]
     source = read_json(judge_dir / "judge_base.json")["review_source"]
     label = "judge, trained on SIMULATED reviews" if source == "simulated" else "judge, trained on reviewers' scores"
     return write_comparison(outcomes, label, notes, out, significance, marks + [""] * len(baselines), metric)
@@ -103,6 +106,21 @@ def _judge_note(judge_dir: Path) -> str:
         f"{judge['holdout_mae']:.2f} (always predicting the mean: {judge['baseline_mae']:.2f}). "
         + trust_verdict(judge["holdout_mae"], judge["baseline_mae"])
     )
+
+
+def _reviewer_notes(judge_dir: Path, out: Path) -> list[str]:
+    """The reviewers' own scores per variant and their agreement, when humans reviewed (copied beside the tables)."""
+    recorded = read_json(judge_dir / "judge_base.json").get("review_dir")
+    if recorded is None:
+        return []
+    titles = {"human_scores.csv": "Reviewers' own scores", "agreement.csv": "Agreement between reviewers"}
+    notes = []
+    for name, title in titles.items():
+        if (Path(recorded) / name).is_file():
+            table = pl.read_csv(Path(recorded) / name)
+            table.write_csv(out / name)
+            notes.append(f"## {title} (review sample, 95% bootstrap intervals over items)\n\n{markdown_table(table)}")
+    return notes
 
 
 def trust_verdict(judge_mae: float, baseline_mae: float) -> str:

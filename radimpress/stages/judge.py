@@ -17,7 +17,8 @@ def judge_train_stage(review_dir: Path, cfg: JudgeConfig, base: Path, *, out: Pa
     """adapter/ and judge.json (held-out error against the reviewers) of the judge fine-tuned on `base`."""
     reviewed = read_frame(review_dir / "reviewed.parquet")
     train_judge(base, reviewed, cfg, out)
-    write_json({"base": str(base), "review_source": reviewed["review_source"][0]}, out / "judge_base.json")
+    record = {"base": str(base), "review_source": reviewed["review_source"][0], "review_dir": str(review_dir)}
+    write_json(record, out / "judge_base.json")
     return out
 
 

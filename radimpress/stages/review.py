@@ -7,8 +7,11 @@ from pathlib import Path
 import polars as pl
 
 from radimpress.config import ReviewConfig
-from radimpress.files import read_frame, write_frame
-from radimpress.review.sheet import reviewer_scores, sample_for_review
+from radimpress.evaluation.agreement import agreement, agreement_table
+from radimpress.evaluation.statistics import mean_interval
+from radimpress.files import data_dir, read_frame, write_frame
+from radimpress.review.sheet import reviewed_from_store, reviewer_scores, sample_for_review
+from radimpress.review.store import ReviewStore
 from radimpress.stages.store import stage
 
 
@@ -21,7 +24,31 @@ def review_stage(generation_dirs: list[Path], cfg: ReviewConfig, *, out: Path) -
         from radimpress.sim.reviewer import simulated_review  # demo-only code, reached only for simulated reviews
 
         reviewed = simulated_review(sample, cfg)
+    elif cfg.source == "app":
+        store = review_store(cfg)
+        store.publish(sample, cfg.reviewers, cfg.calibration_share, cfg.seed, cfg.lead or cfg.reviewers[0])
+        reviewed = reviewed_from_store(sample, store)
+        write_frame(store.answers(), out / "answers.parquet")
+        write_human_summaries(reviewed, store.answers(), out)
     else:
         reviewed = reviewer_scores(sample, cfg, out / "review_sheet.csv")
     write_frame(reviewed, out / "reviewed.parquet")
     return out
+
+
+def write_human_summaries(reviewed: pl.DataFrame, answers: pl.DataFrame, out: Path) -> None:
+    """human_scores.csv: the reviewers' own mean score per variant (the study's factual-correctness column, from
+    humans) with its bootstrap 95% interval; agreement.csv: alpha and pairwise kappa, with two or more reviewers."""
+    rows = []
+    for (variant,), group in reviewed.group_by("variant_id", maintain_order=True):
+        low, high = mean_interval(group["score"].to_numpy())
+        rows.append((variant, group.height, round(group["score"].mean(), 3), round(low, 3), round(high, 3)))
+    columns = ["Variant", "Reviewed", "Mean score (reviewers)", "CI low", "CI high"]
+    pl.DataFrame(rows, schema=columns, orient="row").write_csv(out / "human_scores.csv")
+    if answers["reviewer"].n_unique() >= 2:
+        agreement_table(agreement(answers)).write_csv(out / "agreement.csv")
+
+
+def review_store(cfg: ReviewConfig) -> ReviewStore:
+    """The profile's review store (default <data dir>/review/review.sqlite)."""
+    return ReviewStore(cfg.store or data_dir() / "review" / "review.sqlite")

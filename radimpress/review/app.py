@@ -1,0 +1,101 @@
+"""The review page: one blinded item at a time, scored with the keyboard, every answer stored as it is given.
+
+`create_app(store_path)` serves each reviewer's personal link `/review/<token>` (a page with a little plain
+JavaScript, no build step) and the JSON API it calls. No response carries a model, variant or run identity: the
+store's `sources` table, which says who wrote an item, is never read here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from radimpress.review.rubric import ERROR_CATEGORIES
+from radimpress.review.store import (
+    Answer,
+    ReviewInputError,
+    ReviewStore,
+    StaleAnswer,
+    UnknownItem,
+    UnknownReviewer,
+)
+
+# Keys of the error categories on the page: the first letter of each, "l" for location, "o" for omitted.
+CATEGORY_KEYS = {
+    "false_finding": "f",
+    "missing_finding": "m",
+    "wrong_location": "l",
+    "wrong_severity": "s",
+    "unsupported_comparison": "u",
+    "omitted_comparison": "o",
+}
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("radimpress.review", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+)
+
+
+class AnswerIn(BaseModel):
+    item_id: str
+    score: int | float | str  # checked by the store, so a page and an imported sheet get the same message
+    errors: dict[str, str] = Field(default_factory=dict)
+    comment: str = ""
+    version: int = Field(0, ge=0, description="The answer version the page saw; 0 when it saw none.")
+
+
+def create_app(store_path: Path) -> FastAPI:
+    store = ReviewStore(store_path)
+    app = FastAPI(title="radimpress review", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(ReviewInputError)
+    async def refused(_request: Request, exc: ReviewInputError) -> JSONResponse:
+        status = 404 if isinstance(exc, UnknownReviewer | UnknownItem) else 409 if isinstance(exc, StaleAnswer) else 422
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.get("/review/{token}", response_class=HTMLResponse)
+    def page(token: str) -> str:
+        reviewer = store.reviewer(token)
+        categories = [{"name": c, "label": c.replace("_", " "), "key": CATEGORY_KEYS[c]} for c in ERROR_CATEGORIES]
+        return _TEMPLATES.get_template("review.html.j2").render(
+            reviewer=reviewer.name, token=token, categories=categories
+        )
+
+    @app.get("/api/review/{token}")
+    def state(token: str) -> dict:
+        reviewer = store.reviewer(token)
+        done, total = store.progress(reviewer.name)
+        return {"position": store.first_unanswered(reviewer.name), "done": done, "total": total}
+
+    @app.get("/api/review/{token}/items/{position}")
+    def item(token: str, position: int) -> dict:
+        reviewer = store.reviewer(token)
+        order = store.assignment(reviewer.name)
+        if not 0 <= position < len(order):
+            raise UnknownItem(f"there is no item {position + 1}: this review set has {len(order)}")
+        done, total = store.progress(reviewer.name)
+        answer = store.answer(reviewer.name, order[position])
+        return {
+            "position": position,
+            "done": done,
+            "total": total,
+            "item": store.item(order[position]),
+            "answer": _answer_json(answer),
+        }
+
+    @app.post("/api/review/{token}/answers")
+    def submit(token: str, body: AnswerIn) -> dict:
+        reviewer = store.reviewer(token)
+        answer = store.submit(reviewer.name, body.item_id, body.score, body.errors, body.comment, body.version)
+        done, total = store.progress(reviewer.name)
+        return {"answer": _answer_json(answer), "done": done, "total": total}
+
+    return app
+
+
+def _answer_json(answer: Answer | None) -> dict | None:
+    if answer is None:
+        return None
+    return {"score": answer.score, "errors": answer.errors, "comment": answer.comment, "version": answer.version}
