@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import sys
 
-from prefect import flow, unmapped
+from prefect import flow, suspend_flow_run, unmapped
 from prefect.futures import PrefectFuture, wait
+from prefect.input import RunInput
+from pydantic import Field
 
 from radimpress.config.variants import expand_variants
 from radimpress.evaluation.baselines import BASELINES, BaselineSpec
 from tasks.data import explore, ingest_reports, load_config, segment_reports, split_dataset
-from tasks.evaluation import compare_top, judge_variant, review_sample, run_baseline, score, select_top, train_judge
+from tasks.evaluation import (
+    compare_top,
+    judge_variant,
+    publish_review,
+    review_sample,
+    run_baseline,
+    score,
+    select_top,
+    train_judge,
+)
 from tasks.modeling import finetune, generate_impressions, prepare_base
 from tasks.tracking import (
     finish_tracking,
@@ -77,6 +88,8 @@ def capstone(profile: str = "smoke") -> str:
     judge_base = prepare_base(
         cfg.judge.model, splits[variants[0].modality]["train"], cfg.tiny_base, cfg.model_paths, cfg.hub
     )
+    if cfg.review.source == "app":
+        wait_for_reviews(publish_review(generations, cfg.review), cfg.review.wait_hours)
     judge_dir = train_judge(review_sample(generations, cfg.review), cfg.judge, judge_base)
     judged = judge_variant.map(unmapped(judge_dir), generations)
     judged_baselines = judge_variant.map(unmapped(judge_dir), baseline_outputs)
@@ -93,6 +106,28 @@ def capstone(profile: str = "smoke") -> str:
     )
     finish_tracking(parent_run, judge_dir, comparison, [variant_runs[i] for i in top], cfg.tracking.report_text)
     return str(comparison)
+
+
+class ReviewsDone(RunInput):
+    """What resumes a flow run waiting for its reviewers (`radimpress review resume`, or the Prefect UI)."""
+
+    done: bool = Field(True, description="The reviewers have finished; a resume with answers missing waits again.")
+
+
+def wait_for_reviews(pending: dict, hours: float) -> None:
+    """Suspend the flow run until the reviews are in; it re-runs from the top on resume, stages from cache."""
+    if not pending["missing"]:
+        return
+    description = (
+        f"Waiting for reviewers: {pending['missing']} of {pending['assigned']} answers are missing. "
+        "`radimpress review links` prints each reviewer's link, `radimpress review serve` serves the page; "
+        "then `radimpress review resume` (or Resume here)."
+    )
+    suspend_flow_run(
+        wait_for_input=ReviewsDone.with_initial_data(description=description),
+        key=f"review-{pending['wait']}",  # a new key each time: a reused one would hand back the last resume
+        timeout=round(hours * 3600),
+    )
 
 
 def _raise_first_failure(*stages: list[PrefectFuture]) -> None:

@@ -82,6 +82,12 @@ def _review_import(args: argparse.Namespace) -> None:
     print(f"imported {count} answers for {args.reviewer}: {done} of {total} answered")
 
 
+def _review_resume(args: argparse.Namespace) -> None:
+    from radimpress.review.resume import resume_waiting_run
+
+    print(resume_waiting_run(_store(args), args.api))
+
+
 def _review_agreement(args: argparse.Namespace) -> None:
     from radimpress.evaluation.agreement import agreement, agreement_table
 
@@ -102,6 +108,7 @@ def _review_commands(commands) -> None:
         "links": (_review_links, "print each reviewer's personal link and progress"),
         "export": (_review_export, "write a reviewer's items as a blinded CSV to fill in"),
         "import": (_review_import, "read a filled-in CSV back, validated row by row"),
+        "resume": (_review_resume, "resume the flow run that waits for this review (PREFECT_API_URL)"),
         "agreement": (_review_agreement, "Krippendorff's alpha and pairwise kappa, with 95% intervals"),
     }
     for name, (run, help_text) in parsers.items():
@@ -110,6 +117,8 @@ def _review_commands(commands) -> None:
         if name in ("serve", "links"):
             parser.add_argument("--host", default="127.0.0.1")
             parser.add_argument("--port", type=int, default=8765)
+        if name == "resume":
+            parser.add_argument("--api", help="the Prefect API (default: $PREFECT_API_URL)")
         if name in ("export", "import"):
             parser.add_argument("reviewer")
             parser.add_argument("csv")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import task
+from prefect import runtime, task
 from prefect.cache_policies import NO_CACHE
 
 from radimpress.config import JudgeConfig, ReviewConfig, ScoreConfig, SelectConfig
@@ -15,6 +15,7 @@ from radimpress.files import read_json
 from radimpress.stages.baseline import baseline_stage
 from radimpress.stages.compare import compare_stage
 from radimpress.stages.judge import judge_score_stage, judge_train_stage
+from radimpress.stages.review import publish_review as publish_review_set
 from radimpress.stages.review import review_stage
 from radimpress.stages.score import score_stage
 from tasks.caching import stage_cache
@@ -39,6 +40,13 @@ def select_top(variants: list[VariantSpec], scores_paths: list[Path], cfg: Selec
     values = [read_json(path)["values"][cfg.metric] for path in scores_paths]
     groups = [variant.model for variant in variants] if cfg.per_model else None
     return top_k_indices(values, cfg.top_k, groups)
+
+
+@task(cache_policy=NO_CACHE)
+def publish_review(generation_dirs: list[Path], cfg: ReviewConfig) -> dict:
+    """Put the review sample on the review page (idempotent) and count the answers still missing; never cached,
+    so every resumed attempt of the flow run counts again."""
+    return publish_review_set(generation_dirs, cfg, str(runtime.flow_run.id))
 
 
 @task(cache_policy=stage_cache(review_stage), persist_result=True)

@@ -303,6 +303,9 @@ class ReviewConfig(StrictModel):
         0.2, ge=0, le=1, description="Share of items every reviewer scores (agreement between raters)."
     )
     store: Path | None = Field(None, description="The review store (SQLite); default <data dir>/review/review.sqlite.")
+    wait_hours: float = Field(
+        168, gt=0, description="How long a flow run waits, suspended, for the reviews before it fails (source: app)."
+    )
     rubric: RubricConfig = Field(default_factory=RubricConfig, description="Rubric weights.")
 
 

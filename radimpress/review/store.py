@@ -37,6 +37,8 @@ create table if not exists reviewers (reviewer text primary key, token text uniq
 create table if not exists assignments (
     reviewer text not null references reviewers, position integer not null, item_id text not null references items,
     primary key (reviewer, position), unique (reviewer, item_id));
+create table if not exists waits (
+    wait integer primary key autoincrement, flow_run_id text not null, missing integer not null, at text not null);
 create table if not exists answers (
     reviewer text not null, item_id text not null, score integer not null check (score between 0 and 10),
     errors text not null, comment text not null, version integer not null, answered_at text not null,
@@ -285,6 +287,28 @@ class ReviewStore:
         return pl.DataFrame(
             rows, schema={"item_id": pl.String, "variant_id": pl.String, "report_id": pl.String}, orient="row"
         )
+
+    # --- the flow run that waits ------------------------------------------------------------------------------
+
+    def record_wait(self, flow_run_id: str) -> int:
+        """Note that `flow_run_id` is about to wait for the missing answers; returns this wait's number (every
+        suspension of the flow run needs its own key, or Prefect would hand back the previous resume)."""
+        with self._connect() as db:
+            cursor = db.execute(
+                "insert into waits (flow_run_id, missing, at) values (?, ?, ?)",
+                (flow_run_id, self.missing(), datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+            return cursor.lastrowid
+
+    def waiting_flow_run(self) -> str | None:
+        """The flow run that last suspended for this review."""
+        with self._connect() as db:
+            row = db.execute("select flow_run_id from waits order by wait desc limit 1").fetchone()
+        return row[0] if row else None
+
+    def assigned(self) -> int:
+        with self._connect() as db:
+            return db.execute("select count(*) from assignments").fetchone()[0]
 
     # --- spreadsheets ----------------------------------------------------------------------------------------
 

@@ -18,8 +18,7 @@ from radimpress.stages.store import stage
 @stage("review")
 def review_stage(generation_dirs: list[Path], cfg: ReviewConfig, *, out: Path) -> Path:
     """reviewed.parquet: the sample with each impression's score (reviewers', or simulated ones)."""
-    generations = pl.concat([read_frame(d / "generations.parquet") for d in generation_dirs], how="diagonal")
-    sample = sample_for_review(generations, cfg.n_samples, cfg.seed)
+    sample = _review_sample(generation_dirs, cfg)
     if cfg.source == "simulated":
         from radimpress.sim.reviewer import simulated_review  # demo-only code, reached only for simulated reviews
 
@@ -34,6 +33,27 @@ def review_stage(generation_dirs: list[Path], cfg: ReviewConfig, *, out: Path) -
         reviewed = reviewer_scores(sample, cfg, out / "review_sheet.csv")
     write_frame(reviewed, out / "reviewed.parquet")
     return out
+
+
+def publish_review(generation_dirs: list[Path], cfg: ReviewConfig, flow_run_id: str) -> dict:
+    """Publish the review sample to the store (idempotent); with answers missing, record that `flow_run_id` waits.
+
+    Returns {"missing", "assigned", "wait"} (`wait`: this suspension's number, 0 when nothing is missing)."""
+    store = review_store(cfg)
+    store.publish(
+        _review_sample(generation_dirs, cfg),
+        cfg.reviewers,
+        cfg.calibration_share,
+        cfg.seed,
+        cfg.lead or cfg.reviewers[0],
+    )
+    missing = store.missing()
+    return {"missing": missing, "assigned": store.assigned(), "wait": store.record_wait(flow_run_id) if missing else 0}
+
+
+def _review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> pl.DataFrame:
+    generations = pl.concat([read_frame(d / "generations.parquet") for d in generation_dirs], how="diagonal")
+    return sample_for_review(generations, cfg.n_samples, cfg.seed)
 
 
 def write_human_summaries(reviewed: pl.DataFrame, answers: pl.DataFrame, out: Path) -> None:

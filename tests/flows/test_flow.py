@@ -88,6 +88,18 @@ class Stack:
             time.sleep(1)
         raise TimeoutError(f"flow run {flow_run_id} did not finish in {timeout} s")
 
+    def wait_until_suspended(self, flow_run_id: str, after: str | None = None, timeout: float = 600) -> dict:
+        """The flow run's state once it is PAUSED (suspended) under a pause key other than `after`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = httpx.get(f"{self.api}/flow_runs/{flow_run_id}").json()["state"]
+            key = (state.get("state_details") or {}).get("pause_key")
+            if state["type"] == "PAUSED" and key != after:
+                return state
+            assert state["type"] not in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"), state
+            time.sleep(1)
+        raise TimeoutError(f"flow run {flow_run_id} did not suspend in {timeout} s")
+
     def task_states(self, flow_run_id: str) -> dict[str, list[str]]:
         """Task run name -> state names, oldest first (a retried flow run can run a task twice)."""
         body = {"flow_runs": {"id": {"any_": [flow_run_id]}}, "sort": "EXPECTED_START_TIME_ASC", "limit": 200}
@@ -307,3 +319,76 @@ def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory
     assert after[mistral] == ["Failed", "Completed"]
     assert after[llama] == ["Completed", "Cached"]
     assert parent_status() == "FINISHED"  # the retry reopened and closed it
+
+
+def _pause_description(stack, run_id: str, state: dict) -> str:
+    key = state["state_details"]["run_input_keyset"]["description"]
+    return httpx.get(f"{stack.api}/flow_runs/{run_id}/input/{key}").text
+
+
+def _review_answers(store, app_client, fraction: float) -> None:
+    """Reviewers answer through the app's HTTP API: each item scored by its generated impression's length."""
+    for reviewer in store.reviewers():
+        order = store.assignment(reviewer.name)
+        for position, item_id in enumerate(order[: round(fraction * len(order))]):
+            if store.answer(reviewer.name, item_id) is not None:
+                continue
+            view = app_client.get(f"/api/review/{reviewer.token}/items/{position}").json()
+            score = min(10, len(view["item"]["generated"].split()) // 2)
+            body = {"item_id": item_id, "score": score, "errors": {}, "comment": "", "version": 0}
+            assert app_client.post(f"/api/review/{reviewer.token}/answers", json=body).status_code == 200
+
+
+def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_scores(stack, tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    from radimpress.review.app import create_app
+    from radimpress.review.store import ReviewStore
+
+    folder = tmp_path_factory.mktemp("review")
+    store_path = folder / "review.sqlite"
+    review = {"source": "app", "reviewers": ["dr-a", "dr-b"], "calibration_share": 0.5, "n_samples": 16}
+    profile = _profile_file(
+        folder,
+        "review",
+        models=["tiny-llama", "tiny-mistral"],
+        input_configs=["findings_clinical"],
+        sweep={},
+        review=review | {"seed": 0, "store": str(store_path)},
+    )
+    run_id = stack.run_deployment(profile)
+    first = stack.wait_until_suspended(run_id)
+    # The flow run waits, visibly: Suspended, not Failed, and its input form says what is missing.
+    assert first["name"] == "Suspended"
+    store = ReviewStore(store_path)
+    assert store.waiting_flow_run() == run_id and store.missing() == 24  # 8 items twice, 8 dealt out
+    assert "24 of 24 answers are missing" in _pause_description(stack, run_id, first)
+
+    client = TestClient(create_app(store_path))
+    _review_answers(store, client, 0.5)
+    resume = [str(ROOT / ".venv/bin/radimpress"), "review", "resume", "--store", str(store_path)]
+    env = stack.env
+    out = subprocess.run(resume, env=env, capture_output=True, text=True, check=True).stdout
+    assert "answers are still missing, so it will wait again" in out
+    again = stack.wait_until_suspended(run_id, after=first["state_details"]["pause_key"])
+    assert f"{store.missing()} of 24 answers are missing" in _pause_description(stack, run_id, again)
+
+    _review_answers(store, client, 1.0)
+    out = subprocess.run(resume, env=env, capture_output=True, text=True, check=True).stdout
+    assert "every answer is in" in out
+    assert stack.wait(run_id) == "COMPLETED"
+    # The judge trained on exactly the reviewers' scores: the mean per item, joined back to each impression.
+    means = store.answers().group_by("item_id").agg(pl.col("score").mean())
+    reviewed = [
+        pl.read_parquet(path)
+        for path in Path(stack.data_dir, "stages", "review").glob("*/reviewed.parquet")
+        if "item_id" in pl.read_parquet(path).columns
+    ]
+    assert len(reviewed) == 1 and set(reviewed[0]["review_source"]) == {"reviewers"}
+    joined = reviewed[0].join(means, on="item_id", suffix="_store")
+    assert joined.height == reviewed[0].height == 16 and joined["score"].to_list() == joined["score_store"].to_list()
+    comparison = MlflowClient(stack.mlflow_uri)
+    experiment = comparison.get_experiment_by_name("radimpress-smoke")
+    parent = comparison.search_runs([experiment.experiment_id], f"tags.`prefect.flow_run_id` = '{run_id}'")[0]
+    text = Path(comparison.download_artifacts(parent.info.run_id, "comparison/comparison.md")).read_text()
+    assert "Reviewers' own scores" in text and "krippendorff_alpha" in text
