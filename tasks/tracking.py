@@ -234,6 +234,10 @@ def tag_top_variants(
     """The top-k variant runs get their rank, their test scores (`test/...`) with 95% intervals (`..._ci_low`,
     `..._ci_high`), the judge's score and a per-report table, so the MLflow UI compares them side by side."""
     intervals = pl.read_csv(comparison_dir / "intervals.csv")
+    humans = comparison_dir / "human_scores.csv"  # the reviewers' own mean per variant, when humans reviewed
+    human_means = (
+        dict(pl.read_csv(humans).select("Variant", "Mean score (reviewers)").iter_rows()) if humans.is_file() else {}
+    )
     with _LOCK:
         client = _client()
         rows = zip(top, test_generations, test_scores, judged_dirs, strict=True)
@@ -248,6 +252,8 @@ def tag_top_variants(
                 metrics |= {f"test/{metric}_ci_low": low, f"test/{metric}_ci_high": high}
             judged = read_json(judged_dir / "judged.json")["factual_correctness"]
             metrics |= {"factual_correctness_judge": judged, "test/factual_correctness": judged}
+            if variant_id in human_means:
+                metrics["factual_correctness_reviewers"] = human_means[variant_id]
             _log_all(client, run_id, metrics, tags=tags)
             per_report = scores_path.parent / "per_report.parquet"
             _log_per_report(client, run_id, generation_dir, per_report, judged_dir, report_text)
@@ -312,6 +318,18 @@ def publish_eda(run_id: str, eda_dir: Path) -> None:
         client.log_artifacts(run_id, str(eda_dir), "eda")
 
 
+def _agreement_metrics(comparison_dir: Path) -> dict[str, float]:
+    """Agreement between reviewers (review.krippendorff_alpha, review.kappa.<a>.<b>, with _ci_low / _ci_high)."""
+    path = comparison_dir / "agreement.csv"
+    if not path.is_file():
+        return {}
+    metrics = {}
+    for row in pl.read_csv(path).iter_rows(named=True):
+        name = "review." + row["Coefficient"].replace(" / ", ".").replace(" ", ".")
+        metrics |= {name: row["Value"], f"{name}_ci_low": row["CI low"], f"{name}_ci_high": row["CI high"]}
+    return metrics
+
+
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
 def finish_tracking(
     run_id: str, judge_dir: Path, comparison_dir: Path, top_run_ids: list[str], report_text: str
@@ -326,7 +344,7 @@ def finish_tracking(
     with _LOCK:
         client = _client()
         trust = ("holdout_mae", "baseline_mae", "n_train", "n_holdout")
-        _log_all(client, run_id, {f"judge_{key}": judge[key] for key in trust})
+        _log_all(client, run_id, {f"judge_{key}": judge[key] for key in trust} | _agreement_metrics(comparison_dir))
         client.log_artifacts(run_id, str(comparison_dir), "comparison")
         client.log_dict(run_id, judge, "judge/judge.json")
         _log_adapter(client, run_id, judge_dir / "adapter", with_tokenizer=report_text == "raw")

@@ -14,10 +14,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from radimpress.errors import RadimpressError
+from radimpress.review.resume import resume_waiting_run
 from radimpress.review.rubric import ERROR_CATEGORIES
 from radimpress.review.store import (
     Answer,
-    ReviewInputError,
     ReviewStore,
     StaleAnswer,
     UnknownItem,
@@ -50,8 +51,8 @@ def create_app(store_path: Path) -> FastAPI:
     store = ReviewStore(store_path)
     app = FastAPI(title="radimpress review", docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.exception_handler(ReviewInputError)
-    async def refused(_request: Request, exc: ReviewInputError) -> JSONResponse:
+    @app.exception_handler(RadimpressError)
+    async def refused(_request: Request, exc: RadimpressError) -> JSONResponse:
         status = 404 if isinstance(exc, UnknownReviewer | UnknownItem) else 409 if isinstance(exc, StaleAnswer) else 422
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
@@ -67,7 +68,16 @@ def create_app(store_path: Path) -> FastAPI:
     def state(token: str) -> dict:
         reviewer = store.reviewer(token)
         done, total = store.progress(reviewer.name)
-        return {"position": store.first_unanswered(reviewer.name), "done": done, "total": total}
+        state = {"position": store.first_unanswered(reviewer.name), "done": done, "total": total, "lead": reviewer.lead}
+        return state | ({"missing_overall": store.missing()} if reviewer.lead else {})
+
+    @app.post("/api/review/{token}/resume")
+    def resume(token: str) -> dict:
+        """The lead reviewer's "done": resume the flow run that waits for this review."""
+        reviewer = store.reviewer(token)
+        if not reviewer.lead:
+            return JSONResponse({"detail": "only the lead reviewer can resume the flow run"}, status_code=403)
+        return {"message": resume_waiting_run(store)}
 
     @app.get("/api/review/{token}/items/{position}")
     def item(token: str, position: int) -> dict:

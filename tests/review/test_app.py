@@ -190,6 +190,19 @@ def test_bad_requests_get_a_clear_status_and_message_and_store_nothing(tmp_path,
     assert store.answer("alice", item).version == 1
 
 
+def test_only_the_lead_reviewer_may_resume_and_is_told_when_no_run_waits(tmp_path, sample):
+    store = ReviewStore(tmp_path / "review.sqlite")
+    store.publish(sample, ["alice", "bob"], 0.5, seed=1, lead="alice")
+    client = TestClient(create_app(store.path))
+    tokens = {r.name: r.token for r in store.reviewers()}
+    assert client.get(f"/api/review/{tokens['alice']}").json()["missing_overall"] == 21
+    assert "missing_overall" not in client.get(f"/api/review/{tokens['bob']}").json()
+    refused = client.post(f"/api/review/{tokens['bob']}/resume")
+    assert refused.status_code == 403 and "only the lead reviewer" in refused.json()["detail"]
+    nothing = client.post(f"/api/review/{tokens['alice']}/resume")
+    assert nothing.status_code == 422 and "no flow run is waiting" in nothing.json()["detail"]
+
+
 def test_links_name_each_reviewer_with_their_progress_on_localhost(review):
     store, server = review
     out = subprocess.run(
