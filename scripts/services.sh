@@ -60,11 +60,14 @@ up() {
   # Checks ask the REST API (curl: no Python start-up); the prefect CLI runs only to create what is missing.
   ensure "work pool 'local'" "curl -sf $API/work_pools/local" "$BIN/prefect work-pool create local --type process"
   start prefect-worker "$BIN/prefect" worker start --pool local --type process
-  # GPU stages share the GPUs through a tag concurrency limit: one slot per GPU, one on a CPU-only machine.
+  # GPU stages share the GPUs through a global concurrency limit that a task takes only for real work (tasks/gpu.py):
+  # one slot per GPU, one on a CPU-only machine. A tag limit of an older data directory would make every cached GPU
+  # task queue for a slot before Prefect looks in its cache: it goes.
   local gpus="$BIN/python -c 'import torch; print(max(torch.cuda.device_count(), 1))'" slots key
-  ensure "tag concurrency limit 'gpu'" "curl -sf $API/concurrency_limits/tag/gpu" \
-    "$BIN/prefect concurrency-limit create gpu \$($gpus)"
-  slots=$(curl -sf "$API/concurrency_limits/tag/gpu" | grep -o '"concurrency_limit":[0-9]*' | cut -d: -f2)
+  if curl -sf "$API/concurrency_limits/tag/gpu" >/dev/null; then "$BIN/prefect" --no-prompt concurrency-limit delete gpu >/dev/null; fi
+  ensure "global concurrency limit 'gpu'" "curl -sf $API/v2/concurrency_limits/gpu" \
+    "$BIN/prefect global-concurrency-limit create gpu --limit \$($gpus)"
+  slots=$(curl -sf "$API/v2/concurrency_limits/gpu" | grep -o '"limit":[0-9]*' | cut -d: -f2)
   # Registering the deployment imports the whole flow (about 15 s of CPU): only when it is missing, or the
   # commit, the checkout, the pool or the deployment's own files changed since this data directory registered it.
   key=$(cat deployments/capstone_full.py flows/capstone.py <(git rev-parse HEAD 2>/dev/null) \
@@ -74,7 +77,7 @@ up() {
     ensure "deployment 'capstone/full'" false "$BIN/python deployments/capstone_full.py"
     echo "$key" >"$RUN/deployment.key"
   fi
-  echo "  work pool 'local', tag limit 'gpu' ($slots slot(s)), deployment 'capstone/full': ready"
+  echo "  work pool 'local', concurrency limit 'gpu' ($slots slot(s)), deployment 'capstone/full': ready"
   echo "Prefect UI: $PREFECT_URL    MLflow UI: $MLFLOW_TRACKING_URI"
 }
 

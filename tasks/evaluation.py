@@ -19,6 +19,7 @@ from radimpress.stages.review import publish_review as publish_review_set
 from radimpress.stages.review import review_stage
 from radimpress.stages.score import score_stage
 from tasks.caching import stage_cache
+from tasks.gpu import gpu_slot
 
 
 @task(cache_policy=stage_cache(baseline_stage), persist_result=True, task_run_name="{baseline.variant_id}")
@@ -58,7 +59,8 @@ def review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
 @task(tags=["gpu"], retries=1, retry_delay_seconds=5, cache_policy=stage_cache(judge_train_stage), persist_result=True)
 def train_judge(review_dir: Path, cfg: JudgeConfig, base: Path) -> Path:
     """Fine-tune the factual-correctness judge on the reviewed sample."""
-    return judge_train_stage(review_dir, cfg, base)
+    with gpu_slot():
+        return judge_train_stage(review_dir, cfg, base)
 
 
 @task(
@@ -71,7 +73,8 @@ def train_judge(review_dir: Path, cfg: JudgeConfig, base: Path) -> Path:
 )
 def judge_variant(judge_dir: Path, generation_dir: Path) -> Path:
     """The judge's factual correctness of one variant's test-set impressions."""
-    return judge_score_stage(judge_dir, generation_dir)
+    with gpu_slot():
+        return judge_score_stage(judge_dir, generation_dir)
 
 
 # Its key includes the run facts (times) of the folders it compares, which are outside their own keys.

@@ -10,22 +10,26 @@ from prefect.cache_policies import NO_CACHE
 from radimpress.config import GenerateConfig, HubConfig, TinyBaseConfig
 from radimpress.config.catalog import MODEL_REGISTRY
 from radimpress.config.variants import VariantSpec
-from radimpress.stages.base import base_stage
+from radimpress.stages.base import base_stage, tiny_base_stage
 from radimpress.stages.finetune import finetune_stage
 from radimpress.stages.generate import generate_stage
 from tasks.caching import stage_cache
+from tasks.gpu import gpu_slot
 from tasks.progress import progress_reporter
 
 
 # Pretraining is GPU work too; queueing it with the fine-tunes also keeps torch's global RNG to one trainer at a time.
 # Not cached by Prefect: a pretrained model is only located, and a tiny base's own stage folder is its cache.
+# The `gpu` tag is for the UI; the slot itself is taken inside, only for work (tasks/gpu.py).
 @task(tags=["gpu"], retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE, task_run_name="base-{model}")
 def prepare_base(
     model: str, train_path: Path, cfg: TinyBaseConfig, model_paths: dict[str, str], hub: HubConfig
 ) -> Path:
     """A base to fine-tune: a tiny model pretrained offline, or where the pretrained weights are."""
-    report = progress_reporter(f"pretrain {model}") if MODEL_REGISTRY[model].tiny else None
-    return base_stage(model, train_path, cfg, model_paths, hub, report)
+    if not MODEL_REGISTRY[model].tiny or tiny_base_stage.finished(model, train_path, cfg):
+        return base_stage(model, train_path, cfg, model_paths, hub)
+    with gpu_slot():
+        return base_stage(model, train_path, cfg, model_paths, hub, progress_reporter(f"pretrain {model}"))
 
 
 @task(
@@ -39,8 +43,9 @@ def prepare_base(
 def finetune(variant: VariantSpec, base: Path, train_path: Path, validation_path: Path, failures: int = 0) -> Path:
     """Fine-tune one model variant, its validation loss measured as it trains; return its folder (adapter/,
     variant.json, run.json)."""
-    report = progress_reporter(f"fine-tune {variant.variant_id}")
-    return finetune_stage(variant, base, train_path, validation_path, failures, report)
+    with gpu_slot():
+        report = progress_reporter(f"fine-tune {variant.variant_id}")
+        return finetune_stage(variant, base, train_path, validation_path, failures, report)
 
 
 @task(
@@ -55,5 +60,6 @@ def generate_impressions(
     variant: VariantSpec, base: Path, finetune_dir: Path, split_path: Path, cfg: GenerateConfig
 ) -> Path:
     """Generate one split's impressions with one variant."""
-    report = progress_reporter(f"generate {variant.variant_id} ({split_path.stem})")
-    return generate_stage(variant, base, finetune_dir, split_path, cfg, report)
+    with gpu_slot():
+        report = progress_reporter(f"generate {variant.variant_id} ({split_path.stem})")
+        return generate_stage(variant, base, finetune_dir, split_path, cfg, report)

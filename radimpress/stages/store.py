@@ -29,7 +29,8 @@ def stage(name: str, exclude: tuple[str, ...] = (), resumable: bool = False):
     The key covers every argument but those in `exclude` (progress callbacks, injected faults), the source of
     the code `fn`'s module reaches, and library versions (`keys.stage_key`). A finished folder for the key is
     returned as it is; otherwise `fn` writes into a partial folder that is renamed into place when it returns.
-    The wrapper's `.key(**arguments)` is the same key, for the Prefect task that caches the stage.
+    The wrapper's `.key(**arguments)` is the same key, for the Prefect task that caches the stage, and
+    `.finished(**arguments)` says whether its folder is already there (nothing to run).
     """
 
     def wrap(fn: Callable[..., T]) -> Callable[..., T]:
@@ -48,7 +49,11 @@ def stage(name: str, exclude: tuple[str, ...] = (), resumable: bool = False):
             folder = stage_root(name) / key(*args, **kwargs)[:KEY_LENGTH]
             return run_in_folder(folder, lambda out: fn(*args, **kwargs, out=out), resumable)
 
+        def finished(*args: Any, **kwargs: Any) -> bool:
+            return (stage_root(name) / key(*args, **kwargs)[:KEY_LENGTH] / STAGE_RECORD).is_file()
+
         run.key = key  # type: ignore[attr-defined]
+        run.finished = finished  # type: ignore[attr-defined]
         run.__signature__ = public  # type: ignore[attr-defined]
         return run
 

@@ -31,6 +31,7 @@ EXPENSIVE = ("ingest_reports", "segment_reports", "explore", "split_dataset", "f
 EXPENSIVE += ("score-", "review_sample", "train_judge", "judge-", "compare_top")
 SCORES = [f"{k}_{p}" for k in ("rouge1", "rouge2", "rougeL", "rougeLsum") for p in ("precision", "recall", "f1")]
 SCORES += ["bleu", "bertscore_precision", "bertscore_recall", "bertscore_f1", "similarity_all-MiniLM-L6-v2"]
+SMOKE_GRID = {"grid": {"train.learning_rate": [0.006]}}  # the first hyper-parameter set of the smoke sweep
 METRICS = [f"val/{name}" for name in SCORES] + [
     "train_loss",
     "val_loss",
@@ -219,8 +220,9 @@ def test_prefect_artifacts_and_gpu_tags(stack, smoke_run):
     runs = httpx.post(f"{stack.api}/task_runs/filter", json=body).json()
     gpu = {r["name"].split("-")[0].split("_")[0] for r in runs if "gpu" in r["tags"]}
     assert gpu == {"base", "finetune", "generate", "train", "judge"}
-    limit = httpx.get(f"{stack.api}/concurrency_limits/tag/gpu").json()
-    assert limit["concurrency_limit"] == 1
+    # One slot, taken inside the tasks for real work only: a tag limit would queue cached tasks for it.
+    assert httpx.get(f"{stack.api}/v2/concurrency_limits/gpu").json()["limit"] == 1
+    assert httpx.get(f"{stack.api}/concurrency_limits/tag/gpu").status_code == 404
 
 
 def test_second_run_takes_every_expensive_task_from_cache(stack, smoke_run):
@@ -247,8 +249,12 @@ def test_changing_one_row_reruns_only_what_depends_on_it(stack, smoke_run, tmp_p
         "columns": {"ground_truth": "ground_truth"},
         "model_modalities": ["mri"],
     }
-    # Two models, two inputs, one set: the point is caching, not the sweep.
-    small = {"models": ["tiny-llama", "tiny-mistral"], "input_configs": ["findings", "findings_clinical"], "sweep": {}}
+    # Two models, two inputs, the smoke run's first set (so its fine-tunes come from cache): the point is caching.
+    small = {
+        "models": ["tiny-llama", "tiny-mistral"],
+        "input_configs": ["findings", "findings_clinical"],
+        "sweep": SMOKE_GRID,
+    }
     profile = _profile_file(folder, "export", data=data, **small)
     first = stack.run_deployment(profile)
     assert stack.wait(first) == "COMPLETED"
@@ -353,7 +359,7 @@ def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_sc
         "review",
         models=["tiny-llama", "tiny-mistral"],
         input_configs=["findings_clinical"],
-        sweep={},
+        sweep=SMOKE_GRID,  # the smoke run's fine-tunes, generations and scores, from cache
         review=review | {"seed": 0, "store": str(store_path)},
     )
     run_id = stack.run_deployment(profile)
