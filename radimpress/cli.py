@@ -65,6 +65,7 @@ def _review_links(args: argparse.Namespace) -> None:
         done, total = store.progress(reviewer.name)
         lead = " (lead)" if reviewer.lead else ""
         print(f"{reviewer.name}{lead}: {_base_url(args)}/review/{reviewer.token}  {done} of {total} answered")
+        print(f"  pairwise (when the profile asks for pairs): {_base_url(args)}/compare/{reviewer.token}")
 
 
 def _review_export(args: argparse.Namespace) -> None:

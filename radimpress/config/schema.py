@@ -303,6 +303,12 @@ class ReviewConfig(StrictModel):
         0.2, ge=0, le=1, description="Share of items every reviewer scores (agreement between raters)."
     )
     store: Path | None = Field(None, description="The review store (SQLite); default <data dir>/review/review.sqlite.")
+    pairwise: int = Field(
+        0,
+        ge=0,
+        description="Pairs of the top two variants' impressions of one report that every reviewer compares side by "
+        "side (the study's manual comparison; source: app; 0: none).",
+    )
     wait_hours: float = Field(
         168, gt=0, description="How long a flow run waits, suspended, for the reviews before it fails (source: app)."
     )

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from radimpress.errors import RadimpressError
+from radimpress.review.pairwise import REASONS, PairwiseReview
 from radimpress.review.resume import resume_waiting_run
 from radimpress.review.rubric import ERROR_CATEGORIES
 from radimpress.review.store import (
@@ -34,6 +35,7 @@ CATEGORY_KEYS = {
     "unsupported_comparison": "u",
     "omitted_comparison": "o",
 }
+REASON_KEYS = {"fewer_errors": "e", "more_complete": "c", "more_concise": "s", "clearer": "w"}
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("radimpress.review", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
 )
@@ -102,7 +104,40 @@ def create_app(store_path: Path) -> FastAPI:
         done, total = store.progress(reviewer.name)
         return {"answer": _answer_json(answer), "done": done, "total": total}
 
+    _pairwise_routes(app, store)
     return app
+
+
+class PairAnswerIn(BaseModel):
+    pair_id: str
+    choice: str
+    reasons: list[str] = Field(default_factory=list)
+    version: int = Field(0, ge=0)
+
+
+def _pairwise_routes(app: FastAPI, store: ReviewStore) -> None:
+    """The pairwise page (`/compare/<token>`): two impressions of one report, left and right, never named."""
+    pairwise = PairwiseReview(store)
+
+    @app.get("/compare/{token}", response_class=HTMLResponse)
+    def compare_page(token: str) -> str:
+        reviewer = store.reviewer(token)
+        reasons = [{"name": r, "label": r.replace("_", " "), "key": REASON_KEYS[r]} for r in REASONS]
+        return _TEMPLATES.get_template("pairwise.html.j2").render(reviewer=reviewer.name, token=token, reasons=reasons)
+
+    @app.get("/api/compare/{token}")
+    def compare_state(token: str) -> dict:
+        return {"position": pairwise.first_unanswered(store.reviewer(token).name)}
+
+    @app.get("/api/compare/{token}/items/{position}")
+    def compare_item(token: str, position: int) -> dict:
+        return pairwise.view(store.reviewer(token).name, position)
+
+    @app.post("/api/compare/{token}/answers")
+    def compare_submit(token: str, body: PairAnswerIn) -> dict:
+        reviewer = store.reviewer(token).name
+        pairwise.submit(reviewer, body.pair_id, body.choice, body.reasons, body.version)
+        return {"saved": True}
 
 
 def _answer_json(answer: Answer | None) -> dict | None:

@@ -9,6 +9,7 @@ import os
 import httpx
 
 from radimpress.errors import RadimpressError
+from radimpress.review.pairwise import PairwiseReview
 from radimpress.review.store import ReviewStore
 
 
@@ -38,7 +39,7 @@ def resume_waiting_run(store: ReviewStore, api_url: str | None = None) -> str:
     if response.status_code >= 400 or body.get("status") != "ACCEPT":
         reason = (body.get("details") or {}).get("reason") or body.get("detail") or response.text[:200]
         raise RadimpressError(f"Prefect did not resume flow run {flow_run_id}: {reason}")
-    missing = store.missing()
+    missing = store.missing() + PairwiseReview(store).missing()
     if missing:
         return f"resumed flow run {flow_run_id}; {missing} answers are still missing, so it will wait again"
     return f"resumed flow run {flow_run_id}: every answer is in, it goes on to train the judge"

@@ -113,13 +113,17 @@ def _reviewer_notes(judge_dir: Path, out: Path) -> list[str]:
     recorded = read_json(judge_dir / "judge_base.json").get("review_dir")
     if recorded is None:
         return []
-    titles = {"human_scores.csv": "Reviewers' own scores", "agreement.csv": "Agreement between reviewers"}
+    titles = {
+        "human_scores.csv": "Reviewers' own scores (review sample, 95% bootstrap intervals over items)",
+        "agreement.csv": "Agreement between reviewers (95% bootstrap intervals over items)",
+        "pairwise.csv": "Pairwise: the top two side by side (reviewers' preference, overall and by reference length)",
+    }
     notes = []
     for name, title in titles.items():
         if (Path(recorded) / name).is_file():
             table = pl.read_csv(Path(recorded) / name)
             table.write_csv(out / name)
-            notes.append(f"## {title} (review sample, 95% bootstrap intervals over items)\n\n{markdown_table(table)}")
+            notes.append(f"## {title}\n\n{markdown_table(table)}")
     return notes
 
 

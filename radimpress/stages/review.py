@@ -7,9 +7,11 @@ from pathlib import Path
 import polars as pl
 
 from radimpress.config import ReviewConfig
+from radimpress.errors import ReviewScoresMissingError
 from radimpress.evaluation.agreement import agreement, agreement_table
 from radimpress.evaluation.statistics import mean_interval
 from radimpress.files import data_dir, read_frame, write_frame
+from radimpress.review.pairwise import PairwiseReview, pairwise_summary
 from radimpress.review.sheet import reviewed_from_store, reviewer_scores, sample_for_review
 from radimpress.review.store import ReviewStore
 from radimpress.stages.store import stage
@@ -26,8 +28,14 @@ def review_stage(generation_dirs: list[Path], cfg: ReviewConfig, *, out: Path) -
     elif cfg.source == "app":
         store = review_store(cfg)
         store.publish(sample, cfg.reviewers, cfg.calibration_share, cfg.seed, cfg.lead or cfg.reviewers[0])
+        _publish_pairs(store, generation_dirs, cfg)
+        pairwise = PairwiseReview(store)
+        if pairwise.missing():
+            raise ReviewScoresMissingError(f"{pairwise.missing()} pairwise answers are still missing")
         reviewed = reviewed_from_store(sample, store)
         write_frame(store.answers(), out / "answers.parquet")
+        if cfg.pairwise:
+            pairwise_summary(pairwise.answers()).write_csv(out / "pairwise.csv")
         write_human_summaries(reviewed, store.answers(), out)
     else:
         reviewed = reviewer_scores(sample, cfg, out / "review_sheet.csv")
@@ -40,6 +48,7 @@ def publish_review(generation_dirs: list[Path], cfg: ReviewConfig, flow_run_id: 
 
     Returns {"missing", "assigned", "wait"} (`wait`: this suspension's number, 0 when nothing is missing)."""
     store = review_store(cfg)
+    _publish_pairs(store, generation_dirs, cfg)
     store.publish(
         _review_sample(generation_dirs, cfg),
         cfg.reviewers,
@@ -47,8 +56,16 @@ def publish_review(generation_dirs: list[Path], cfg: ReviewConfig, flow_run_id: 
         cfg.seed,
         cfg.lead or cfg.reviewers[0],
     )
-    missing = store.missing()
-    return {"missing": missing, "assigned": store.assigned(), "wait": store.record_wait(flow_run_id) if missing else 0}
+    pairwise = PairwiseReview(store)
+    missing, assigned = store.missing() + pairwise.missing(), store.assigned() + pairwise.assigned()
+    return {"missing": missing, "assigned": assigned, "wait": store.record_wait(flow_run_id) if missing else 0}
+
+
+def _publish_pairs(store: ReviewStore, generation_dirs: list[Path], cfg: ReviewConfig) -> None:
+    """The top two variants (the first two folders: ranks 1 and 2) side by side, when the profile asks for pairs."""
+    if cfg.pairwise and len(generation_dirs) >= 2:
+        first, second = (read_frame(d / "generations.parquet") for d in generation_dirs[:2])
+        PairwiseReview(store).publish(first, second, cfg.reviewers, cfg.pairwise, cfg.seed)
 
 
 def _review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> pl.DataFrame:

@@ -343,6 +343,17 @@ def _review_answers(store, app_client, fraction: float) -> None:
             score = min(10, len(view["item"]["generated"].split()) // 2)
             body = {"item_id": item_id, "score": score, "errors": {}, "comment": "", "version": 0}
             assert app_client.post(f"/api/review/{reviewer.token}/answers", json=body).status_code == 200
+        if fraction == 1.0:  # the pairwise set too: the longer impression is preferred
+            for position in range(app_client.get(f"/api/compare/{reviewer.token}/items/0").json()["total"]):
+                view = app_client.get(f"/api/compare/{reviewer.token}/items/{position}").json()
+                longer = "left" if len(view["item"]["left"]) >= len(view["item"]["right"]) else "right"
+                body = {
+                    "pair_id": view["item"]["pair_id"],
+                    "choice": longer,
+                    "reasons": ["more_complete"],
+                    "version": 0,
+                }
+                assert app_client.post(f"/api/compare/{reviewer.token}/answers", json=body).status_code == 200
 
 
 def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_scores(stack, tmp_path_factory):
@@ -353,7 +364,7 @@ def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_sc
 
     folder = tmp_path_factory.mktemp("review")
     store_path = folder / "review.sqlite"
-    review = {"source": "app", "reviewers": ["dr-a", "dr-b"], "calibration_share": 0.5, "n_samples": 16}
+    review = {"source": "app", "reviewers": ["dr-a", "dr-b"], "calibration_share": 0.5, "n_samples": 16, "pairwise": 4}
     profile = _profile_file(
         folder,
         "review",
@@ -368,7 +379,7 @@ def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_sc
     assert first["name"] == "Suspended"
     store = ReviewStore(store_path)
     assert store.waiting_flow_run() == run_id and store.missing() == 24  # 8 items twice, 8 dealt out
-    assert "24 of 24 answers are missing" in _pause_description(stack, run_id, first)
+    assert "32 of 32 answers are missing" in _pause_description(stack, run_id, first)  # and 4 pairs each
 
     client = TestClient(create_app(store_path))
     _review_answers(store, client, 0.5)
@@ -377,7 +388,7 @@ def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_sc
     out = subprocess.run(resume, env=env, capture_output=True, text=True, check=True).stdout
     assert "answers are still missing, so it will wait again" in out
     again = stack.wait_until_suspended(run_id, after=first["state_details"]["pause_key"])
-    assert f"{store.missing()} of 24 answers are missing" in _pause_description(stack, run_id, again)
+    assert "20 of 32 answers are missing" in _pause_description(stack, run_id, again)  # 12 scores, 8 pairs
 
     _review_answers(store, client, 1.0)
     out = subprocess.run(resume, env=env, capture_output=True, text=True, check=True).stdout
@@ -397,7 +408,7 @@ def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_sc
     experiment = comparison.get_experiment_by_name("radimpress-smoke")
     parent = comparison.search_runs([experiment.experiment_id], f"tags.`prefect.flow_run_id` = '{run_id}'")[0]
     text = Path(comparison.download_artifacts(parent.info.run_id, "comparison/comparison.md")).read_text()
-    assert "Reviewers' own scores" in text and "krippendorff_alpha" in text
+    assert "Reviewers' own scores" in text and "krippendorff_alpha" in text and "Pairwise: the top two" in text
     alpha = parent.data.metrics["review.krippendorff_alpha"]
     assert parent.data.metrics["review.krippendorff_alpha_ci_low"] <= alpha <= 1
     assert "review.kappa.dr-a.dr-b" in parent.data.metrics
