@@ -49,8 +49,8 @@ def setting(tmp_path_factory):
 
 
 @flow
-def finetune_generate_score(base: Path, train: Path, test: Path, refresh: bool) -> dict[str, object]:
-    tuned = finetune.with_options(refresh_cache=refresh)(VARIANT, base, train, return_state=True)
+def finetune_generate_score(base: Path, train: Path, validation: Path, test: Path, refresh: bool) -> dict[str, object]:
+    tuned = finetune.with_options(refresh_cache=refresh)(VARIANT, base, train, validation, return_state=True)
     generated = generate_impressions(VARIANT, base, tuned.result(), test, GenerateConfig(), return_state=True)
     scored = score(generated.result(), ScoreConfig(), return_state=True)
     return {
@@ -61,14 +61,14 @@ def finetune_generate_score(base: Path, train: Path, test: Path, refresh: bool) 
 
 def test_a_forced_fine_tune_rerun_with_an_identical_adapter_keeps_generate_and_score_cached(setting):
     data, base, paths = setting
-    first = finetune_generate_score(base, paths["train"], paths["test"], refresh=False)
+    first = finetune_generate_score(base, paths["train"], paths["validation"], paths["test"], refresh=False)
     assert first["states"] == ["Completed", "Completed", "Completed"]
     finetune_dir = first["paths"][0]
     adapter_bytes = (finetune_dir / "adapter" / "adapter_model.safetensors").read_bytes()
     first_facts = read_json(finetune_dir / RUN_FACTS)
 
     shutil.rmtree(data / "stages" / "finetune")  # the adapter is gone: the fine-tune really runs again
-    second = finetune_generate_score(base, paths["train"], paths["test"], refresh=True)
+    second = finetune_generate_score(base, paths["train"], paths["validation"], paths["test"], refresh=True)
     print(f"states after a forced fine-tune: {second['states']}")
     assert second["states"] == ["Completed", "Cached", "Cached"]
     assert (finetune_dir / "adapter" / "adapter_model.safetensors").read_bytes() == adapter_bytes
