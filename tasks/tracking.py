@@ -7,6 +7,7 @@ MLflow record. They are idempotent, so a retried flow run reuses its parent run 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import secrets
@@ -330,6 +331,41 @@ def _agreement_metrics(comparison_dir: Path) -> dict[str, float]:
     return metrics
 
 
+def _log_human_feedback(client: MlflowClient, run_id: str, judge_dir: Path, report_text: str) -> None:
+    """Each reviewer's score as MLflow 3 human feedback on a trace of its item (linked to the parent run): the
+    reviewer as a salted pseudonym, the item by id (its text stays out), the comment only with `report_text: raw`."""
+    import mlflow
+    from mlflow.entities import AssessmentSource
+
+    review_dir = read_json(judge_dir / "judge_base.json").get("review_dir")
+    answers_path = Path(review_dir or "") / "answers.parquet"
+    if review_dir is None or not answers_path.is_file():
+        return
+    experiment_id = client.get_run(run_id).info.experiment_id
+    sources = read_frame(Path(review_dir) / "reviewed.parquet").group_by("item_id").agg(pl.col("variant_id").unique())
+    variants = dict(sources.iter_rows())
+    mlflow.set_tracking_uri(tracking_uri())
+    salt = _id_salt()
+    for answer in read_frame(answers_path).iter_rows(named=True):
+        span = client.start_trace(
+            "factual-correctness review",
+            inputs={"item_id": answer["item_id"]},
+            experiment_id=experiment_id,
+            tags={"mlflow.sourceRun": run_id, "review.item_id": answer["item_id"]},
+        )
+        client.end_trace(span.trace_id, outputs={"variant_ids": sorted(variants.get(answer["item_id"], []))})
+        mlflow.flush_trace_async_logging()
+        reviewer = "reviewer-" + hashlib.sha256(f"{salt}:{answer['reviewer']}".encode()).hexdigest()[:12]
+        mlflow.log_feedback(
+            trace_id=span.trace_id,
+            name="factual_correctness",
+            value=answer["score"],
+            source=AssessmentSource(source_type="HUMAN", source_id=reviewer),
+            rationale=answer["comment"] or None if report_text == "raw" else None,
+            metadata={"errors": answer["errors"]},
+        )
+
+
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=3)
 def finish_tracking(
     run_id: str, judge_dir: Path, comparison_dir: Path, top_run_ids: list[str], report_text: str
@@ -348,6 +384,7 @@ def finish_tracking(
         client.log_artifacts(run_id, str(comparison_dir), "comparison")
         client.log_dict(run_id, judge, "judge/judge.json")
         _log_adapter(client, run_id, judge_dir / "adapter", with_tokenizer=report_text == "raw")
+        _log_human_feedback(client, run_id, judge_dir, report_text)
         url = compare_url(client.get_run(run_id).info.experiment_id, top_run_ids)
         client.set_tag(run_id, "compare_top_url", url)
         client.set_terminated(run_id, "FINISHED")

@@ -412,3 +412,20 @@ def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_sc
     alpha = parent.data.metrics["review.krippendorff_alpha"]
     assert parent.data.metrics["review.krippendorff_alpha_ci_low"] <= alpha <= 1
     assert "review.kappa.dr-a.dr-b" in parent.data.metrics
+    # Every answer is MLflow 3 human feedback on a trace of its item, the reviewer pseudonymised.
+    import mlflow
+
+    mlflow.set_tracking_uri(stack.mlflow_uri)
+    traces = mlflow.search_traces(
+        locations=[experiment.experiment_id],
+        filter_string=f"tags.`mlflow.sourceRun` = '{parent.info.run_id}'",
+        return_type="list",
+    )
+    feedback = {
+        (t.info.tags["review.item_id"], a.source.source_id): a.feedback.value
+        for t in traces
+        for a in t.info.assessments
+    }
+    stored = store.answers()
+    assert len(traces) == stored.height == 24 and sorted(feedback.values()) == sorted(stored["score"].to_list())
+    assert all(source.startswith("reviewer-") and "dr-" not in source for _, source in feedback)
