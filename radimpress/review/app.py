@@ -79,7 +79,8 @@ def create_app(store_path: Path) -> FastAPI:
         reviewer = store.reviewer(token)
         if not reviewer.lead:
             return JSONResponse({"detail": "only the lead reviewer can resume the flow run"}, status_code=403)
-        return {"message": resume_waiting_run(store)}
+        # A page must answer while the reviewer waits: a run between states gets a few seconds, not a minute.
+        return {"message": resume_waiting_run(store, settle_seconds=10)}
 
     @app.get("/api/review/{token}/items/{position}")
     def item(token: str, position: int) -> dict:

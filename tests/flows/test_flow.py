@@ -358,6 +358,13 @@ def _review_answers(store, app_client, fraction: float) -> None:
                 assert app_client.post(f"/api/compare/{reviewer.token}/answers", json=body).status_code == 200
 
 
+def _run_cli(command: list[str], env: dict) -> str:
+    """Run a radimpress command; on failure, the assertion shows what it printed to stderr."""
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{command[1:]} exited {done.returncode}: {done.stderr[-2000:]}"
+    return done.stdout
+
+
 def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_scores(stack, tmp_path_factory):
     from fastapi.testclient import TestClient
 
@@ -386,16 +393,18 @@ def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_sc
     client = TestClient(create_app(store_path))
     _review_answers(store, client, 0.5)
     resume = [str(ROOT / ".venv/bin/radimpress"), "review", "resume", "--store", str(store_path)]
-    env = stack.env
-    out = subprocess.run(resume, env=env, capture_output=True, text=True, check=True).stdout
+    out = _run_cli(resume, stack.env)
     assert "answers are still missing, so it will wait again" in out
     again = stack.wait_until_suspended(run_id, after=first["state_details"]["pause_key"])
     assert "20 of 32 answers are missing" in _pause_description(stack, run_id, again)  # 12 scores, 8 pairs
 
     _review_answers(store, client, 1.0)
-    out = subprocess.run(resume, env=env, capture_output=True, text=True, check=True).stdout
+    out = _run_cli(resume, stack.env)
     assert "every answer is in" in out
     assert stack.wait(run_id) == "COMPLETED"
+    # A resume after the end says so, and exits non-zero.
+    late = subprocess.run(resume, env=stack.env, capture_output=True, text=True)
+    assert late.returncode == 2 and "has ended (Completed)" in late.stderr, late.stderr
     # The judge trained on exactly the reviewers' scores: the mean per item, joined back to each impression.
     means = store.answers().group_by("item_id").agg(pl.col("score").mean())
     reviewed = [
