@@ -90,7 +90,7 @@ def capstone(profile: str = "smoke") -> str:
     )
     if cfg.review.source == "app":
         wait_for_reviews(publish_review(generations, cfg.review), cfg.review.wait_hours)
-    judge_dir = train_judge(review_sample(generations, cfg.review), cfg.judge, judge_base)
+    judge_dir = train_judge(review_sample(generations, cfg.review), cfg.judge, judge_base, cfg.score)
     judged = judge_variant.map(unmapped(judge_dir), generations)
     judged_baselines = judge_variant.map(unmapped(judge_dir), baseline_outputs)
     rows = [

@@ -57,10 +57,10 @@ def review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
 
 
 @task(tags=["gpu"], retries=1, retry_delay_seconds=5, cache_policy=stage_cache(judge_train_stage), persist_result=True)
-def train_judge(review_dir: Path, cfg: JudgeConfig, base: Path) -> Path:
-    """Fine-tune the factual-correctness judge on the reviewed sample."""
+def train_judge(review_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig) -> Path:
+    """Fine-tune the factual-correctness judge on the reviewed sample, a judge per fold to measure it."""
     with gpu_slot():
-        return judge_train_stage(review_dir, cfg, base)
+        return judge_train_stage(review_dir, cfg, base, metrics)
 
 
 @task(

@@ -32,6 +32,7 @@ from radimpress.config import Profile
 from radimpress.config.variants import VariantSpec
 from radimpress.data.phi import pseudonymise_ids, redact_frame
 from radimpress.files import RUN_FACTS, data_dir, read_frame, read_json, write_frame
+from radimpress.stages.judge import TRUST_FILE
 from radimpress.stages.keys import fingerprint, library_versions
 
 # MLflow's sqlite store is not safe for concurrent writers; mapped tasks run in threads.
@@ -319,6 +320,21 @@ def publish_eda(run_id: str, eda_dir: Path) -> None:
         client.log_artifacts(run_id, str(eda_dir), "eda")
 
 
+def _trust_metrics(judge_dir: Path) -> dict[str, float]:
+    """The judge's, each metric's and the mean's out-of-fold agreement with the reviewers: trust.<predictor>.<statistic>
+    with _ci_low / _ci_high (e.g. trust.judge.kendall_tau_b, trust.rougeL_f1.mae)."""
+    from radimpress.evaluation.trust import STATISTICS
+
+    metrics = {}
+    for row in pl.read_csv(judge_dir / TRUST_FILE).iter_rows(named=True):
+        name = "trust." + row["predictor"].replace(" ", "_")
+        for statistic in (*STATISTICS, "mae_minus_mean"):
+            metrics[f"{name}.{statistic}"] = row[statistic]
+            metrics[f"{name}.{statistic}_ci_low"] = row[f"{statistic}_low"]
+            metrics[f"{name}.{statistic}_ci_high"] = row[f"{statistic}_high"]
+    return metrics
+
+
 def _agreement_metrics(comparison_dir: Path) -> dict[str, float]:
     """Agreement between reviewers (review.krippendorff_alpha, review.kappa.<a>.<b>, with _ci_low / _ci_high)."""
     path = comparison_dir / "agreement.csv"
@@ -379,8 +395,9 @@ def finish_tracking(
     create_markdown_artifact(key="comparison-report", markdown=(comparison_dir / "comparison.md").read_text())
     with _LOCK:
         client = _client()
-        trust = ("holdout_mae", "baseline_mae", "n_train", "n_holdout")
-        _log_all(client, run_id, {f"judge_{key}": judge[key] for key in trust} | _agreement_metrics(comparison_dir))
+        trust = ("n_items", "folds", "kendall_tau_b", "mae", "mae_minus_mean")
+        metrics = {f"judge_{key}": judge[key] for key in trust} | _trust_metrics(judge_dir)
+        _log_all(client, run_id, metrics | _agreement_metrics(comparison_dir))
         client.log_artifacts(run_id, str(comparison_dir), "comparison")
         client.log_dict(run_id, judge, "judge/judge.json")
         _log_adapter(client, run_id, judge_dir / "adapter", with_tokenizer=report_text == "raw")

@@ -1,6 +1,7 @@
 """The library never imports the orchestration or tracking stack, so every stage runs without a server."""
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,11 @@ def test_library_module_imports_neither_prefect_nor_mlflow(path):
 
 
 _PLUGIN_PREFIXES = tuple(f"{name}_" for name in FORBIDDEN)  # prefect_aws, mlflow_export_import, ...
+
+
+@pytest.mark.parametrize("folder", ["bench", "scripts", "flows", "tasks", "deployments"])
+def test_no_script_shadows_a_standard_library_module(folder):
+    """Python puts a script's folder first on sys.path: bench/tokenize.py once broke `import torch` there."""
+    root = LIBRARY.parent / folder
+    shadowing = [path.name for path in root.glob("*.py") if path.stem in sys.stdlib_module_names]
+    assert shadowing == []

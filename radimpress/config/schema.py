@@ -321,7 +321,13 @@ class JudgeConfig(StrictModel):
     model: str = Field("tiny-llama", description="Base model of the judge.")
     lora: LoraConfig = Field(default_factory=LoraConfig, description="Adapter of the judge.")
     train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation of the judge.")
-    holdout: float = Field(0.2, gt=0, lt=1, description="Share of reviewed samples kept out to measure the judge.")
+    folds: int = Field(
+        5,
+        ge=2,
+        description="Cross-validation folds over the reviewed items, grouped by report: a judge per fold scores "
+        "the items it never saw, and that agreement with the reviewers is what the comparison reports.",
+    )
+    score_batch_size: int = Field(16, gt=0, description="Prompts the judge scores together.")
 
     @field_validator("model")
     @classmethod

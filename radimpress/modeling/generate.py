@@ -101,11 +101,12 @@ def left_pad(batch_ids: list[list[int]], pad: int, device) -> tuple[torch.Tensor
     return input_ids, attention_mask
 
 
-def _cache_argument(model) -> str:
+def forward_cache_keyword(model) -> str:
     """transformers 5.x renames forward's `past_key_values` to `cache`; take whichever this version has."""
     import inspect
 
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model takes **kwargs
+    return "cache" if "cache" in inspect.signature(inner.forward).parameters else "past_key_values"
 
 
 @torch.inference_mode()
@@ -122,7 +123,7 @@ def greedy_decode(
     from transformers import DynamicCache
 
     cache = DynamicCache()
-    cache_argument = {_cache_argument(model): cache}
+    cache_argument = {forward_cache_keyword(model): cache}
     positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     logits = model(
         input_ids=input_ids,

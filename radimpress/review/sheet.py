@@ -68,7 +68,7 @@ def reviewer_scores(sample: pl.DataFrame, cfg: ReviewConfig, sheet_path: Path) -
             "and set review.scores_file to that copy"
         )
     scores = _read_scores(Path(cfg.scores_file))
-    # The sample's order, not the scores file's, so the judge's seeded train / holdout split is reproducible.
+    # The sample's order, not the scores file's, so the judge's seeded folds are reproducible.
     reviewed = sample.join(scores, on=["variant_id", "report_id"], how="left", maintain_order="left")
     if reviewed["score"].null_count():
         scored = reviewed["score"].drop_nulls().len()

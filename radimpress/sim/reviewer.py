@@ -5,6 +5,11 @@ lexicon (`synthetic.FINDING_TERMS` plus the case's own terms), so it understands
 generator's: a finding's term stated literally, its side and severity words in the same sentence, negation
 cues before the term (or "is not seen", "has resolved" right after it). It does not model comparisons with
 prior exams.
+
+What it cannot read is never taken as correct: an impression with no finding of the lexicon and no normal
+statement ("Normal MRI of the brain.", "No acute abnormality.") says nothing usable and scores 0, missing every
+finding of the reference; a sentence it cannot interpret inside a usable impression is counted (`uninterpretable`)
+and costs an unsupported addition (a denial it cannot interpret costs a minor omission's point).
 """
 
 from __future__ import annotations
@@ -51,6 +56,18 @@ _SEVERITY = re.compile(r"\b(?:" + "|".join(SEVERITY_WORDS) + r")\b", re.IGNORECA
 # What may stand between an adjective and its term: "severe right pneumothorax", "mild to moderate effusion".
 _MODIFIERS = "|".join(["left", "right", "bilaterally", "bilateral", *SEVERITY_WORDS])
 _ADJECTIVE_GAP = re.compile(rf"(?:[\s,-]+|a|an|the|to|{_MODIFIERS})*", re.IGNORECASE)
+# A statement that the study (or a region of it) is normal: it negates every finding the case does not have.
+_NORMAL_STATEMENT = re.compile(
+    r"\b(?:normal|unremarkable|within normal limits|no (?:acute|significant|internal derangement)|"
+    r"no (?:\w+ ){0,2}(?:abnormality|abnormalities|process)|negative (?:study|exam(?:ination)?))\b",
+    re.IGNORECASE,
+)
+# Advice carries no finding to be right or wrong about.
+_ADVICE = re.compile(r"\b(?:recommend\w*|correlate|follow[- ]?up|comparison with prior)\b", re.IGNORECASE)
+_LETTER = re.compile(r"[^\W\d_]")
+# A spinal level range such as "L4-L5"; one whose second level is not below the first is no place at all.
+_LEVEL_RANGE = re.compile(r"\b([CTLS])(\d{1,2})\s*[-/]\s*([CTLS])?(\d{1,2})\b")
+_LEVELS = {"C": 7, "T": 12, "L": 5, "S": 5}
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,11 @@ class Review:
 
     score: float
     categories: dict[str, int]
+    significant: int = 0
+    """How many of the errors are clinically significant (contradictions, major omissions, false findings in a
+    normal study, impossible locations)."""
+    uninterpretable: int = 0
+    """Sentences (or clauses) it could not read as a finding, a normal statement or advice."""
 
 
 def extract_stated_findings(text: str, terms: Iterable[str]) -> list[StatedFinding]:
@@ -101,7 +123,9 @@ def review_impression(
     The reference is the ground-truth entries with in_impression=true. Each one stated with the opposite
     negation, the wrong side or the wrong severity is a contradiction; one not mentioned is a major or minor
     omission (a reference negative such as "No pneumothorax." left out costs nothing). A positive finding the
-    case does not have is an unsupported addition; a finding of the case stated absent is a contradiction.
+    case does not have is an unsupported addition, or a contradiction when the findings deny it or the study is
+    normal; a finding of the case stated absent is a contradiction; a spinal level range that names no place
+    ("L4-L4") is a wrong location. An impression that says nothing usable scores 0 (see the module's notes).
 
     Args:
         generated: The generated impression; empty text is allowed.
@@ -115,11 +139,72 @@ def review_impression(
     """
     truth = _parse_truth(ground_truth_json)
     terms = set(FINDING_TERMS.get(modality, {})) | {entry["finding"] for entry in truth}
-    stated = extract_stated_findings(generated or "", terms)
-    errors = _reference_errors(truth, stated, weights) + _findings_errors(truth, stated, weights)
-    counts = Counter(category for category, _ in errors)
-    score = max(0.0, weights.max_score - sum(penalty for _, penalty in errors))
-    return Review(score=score, categories={category: counts[category] for category in ERROR_CATEGORIES})
+    reading = _read(generated or "", terms)
+    if not reading.usable:
+        return _nothing_usable(truth)
+    errors = (
+        _reference_errors(truth, reading.stated, weights)
+        + _findings_errors(truth, reading.stated, weights)
+        + _uninterpretable_errors(reading, weights)
+        + [("wrong_location", weights.contradiction, True)] * _impossible_levels(generated or "")
+    )
+    counts = Counter(category for category, _, _ in errors)
+    score = max(0.0, weights.max_score - sum(penalty for _, penalty, _ in errors))
+    return Review(
+        score=score,
+        categories={category: counts[category] for category in ERROR_CATEGORIES},
+        significant=sum(significant for _, _, significant in errors),
+        uninterpretable=len(reading.uninterpretable) + len(reading.uninterpretable_denials),
+    )
+
+
+@dataclass(frozen=True)
+class _Reading:
+    stated: list[StatedFinding]
+    uninterpretable: list[str]
+    """Clauses that claim something it cannot read."""
+    uninterpretable_denials: list[str]
+    """Clauses that deny something it cannot read ("No evidence of foo.")."""
+    usable: bool
+
+
+def _read(text: str, terms: set[str]) -> _Reading:
+    pattern, ordered = _lexicon(tuple(sorted({t.strip().lower() for t in terms if t.strip()})))
+    stated: list[StatedFinding] = []
+    claims, denials, normal = [], [], False
+    for clause in (c for c in _clauses(text) if _LETTER.search(c)):
+        found = _clause_findings(clause, pattern, ordered) if pattern is not None else []
+        stated += found
+        if _NORMAL_STATEMENT.search(clause):
+            normal = True
+        elif not found and not _ADVICE.search(clause):
+            (denials if _NEGATION_BEFORE.search(clause) else claims).append(clause.strip())
+    return _Reading(stated, claims, denials, usable=bool(stated) or normal)
+
+
+def _nothing_usable(truth: list[dict]) -> Review:
+    """Empty, truncated to nothing, or unreadable: every finding of the reference is missing, and the score is 0."""
+    referenced = [entry for entry in truth if entry["in_impression"]]
+    categories = dict.fromkeys(ERROR_CATEGORIES, 0) | {"missing_finding": max(1, len(referenced))}
+    significant = sum(entry["significant"] for entry in referenced) if referenced else 1
+    return Review(score=0.0, categories=categories, significant=significant, uninterpretable=1)
+
+
+def _uninterpretable_errors(reading: _Reading, weights: RubricWeights) -> list[tuple[str, float, bool]]:
+    claims = [("false_finding", weights.unsupported_addition, False)] * len(reading.uninterpretable)
+    return claims + [("false_finding", weights.minor_omission, False)] * len(reading.uninterpretable_denials)
+
+
+def _impossible_levels(text: str) -> int:
+    """Spinal level ranges that name no place: "L4-L4", "L5-L3", "L7-L8"."""
+    order = [f"{region}{n}" for region, top in _LEVELS.items() for n in range(1, top + 1)]
+    impossible = 0
+    for match in _LEVEL_RANGE.finditer(text):
+        first = f"{match[1].upper()}{int(match[2])}"
+        second = f"{(match[3] or match[1]).upper()}{int(match[4])}"
+        if first not in order or second not in order or order.index(second) <= order.index(first):
+            impossible += 1
+    return impossible
 
 
 def review_frame(
@@ -134,8 +219,8 @@ def review_frame(
         generated_col: Column holding the generated impressions.
 
     Returns:
-        One row per input row, in the same order: report_id, score (Float64) and one Int64 count per error
-        category (`ERROR_CATEGORIES`).
+        One row per input row, in the same order: report_id, score (Float64), one Int64 count per error
+        category (`ERROR_CATEGORIES`), significant_errors and uninterpretable.
     """
     rows = zip(frame[generated_col], frame["ground_truth"], frame["modality"], strict=True)
     reviews = [review_impression(generated or "", truth, modality, weights) for generated, truth, modality in rows]
@@ -145,6 +230,8 @@ def review_frame(
             frame["report_id"],
             pl.Series("score", [r.score for r in reviews], dtype=pl.Float64),
             *counts.values(),
+            pl.Series("significant_errors", [r.significant for r in reviews], dtype=pl.Int64),
+            pl.Series("uninterpretable", [r.uninterpretable for r in reviews], dtype=pl.Int64),
         ]
     )
 
@@ -156,15 +243,15 @@ def _parse_truth(ground_truth_json: str | None) -> list[dict]:
 
 def _reference_errors(
     truth: list[dict], stated: list[StatedFinding], weights: RubricWeights
-) -> list[tuple[str, float]]:
-    """Contradictions and omissions of the reference impression."""
-    errors: list[tuple[str, float]] = []
+) -> list[tuple[str, float, bool]]:
+    """Contradictions and omissions of the reference impression: (category, penalty, clinically significant)."""
+    errors: list[tuple[str, float, bool]] = []
     for entry in (e for e in truth if e["in_impression"]):
         candidates = [s for s in stated if s.finding == entry["finding"]]
         if candidates:  # a term stated twice ("left ... right ...") is judged by its best statement
-            errors += min((_mismatches(entry, s, weights) for s in candidates), key=lambda e: sum(p for _, p in e))
+            errors += min((_mismatches(entry, s, weights) for s in candidates), key=lambda e: sum(p for _, p, _ in e))
         elif not entry["negated"]:
-            errors.append(("missing_finding", _omission_penalty(entry, weights)))
+            errors.append(("missing_finding", _omission_penalty(entry, weights), bool(entry["significant"])))
     return errors
 
 
@@ -172,14 +259,14 @@ def _omission_penalty(entry: dict, weights: RubricWeights) -> float:
     return weights.major_omission if entry["significant"] else weights.minor_omission
 
 
-def _mismatches(entry: dict, stated: StatedFinding, weights: RubricWeights) -> list[tuple[str, float]]:
+def _mismatches(entry: dict, stated: StatedFinding, weights: RubricWeights) -> list[tuple[str, float, bool]]:
     if stated.negated != entry["negated"]:
-        return [("false_finding", weights.contradiction)]
+        return [("false_finding", weights.contradiction, True)]
     errors = []
     if _differs(entry.get("side"), stated.side):
-        errors.append(("wrong_location", weights.contradiction))
+        errors.append(("wrong_location", weights.contradiction, True))
     if _differs(entry.get("severity"), stated.severity):
-        errors.append(("wrong_severity", weights.contradiction))
+        errors.append(("wrong_severity", weights.contradiction, True))
     return errors
 
 
@@ -188,15 +275,27 @@ def _differs(expected: str | None, stated: str | None) -> bool:
     return expected is not None and stated is not None and expected != stated
 
 
-def _findings_errors(truth: list[dict], stated: list[StatedFinding], weights: RubricWeights) -> list[tuple[str, float]]:
-    """Errors against the findings beyond the reference: positives the case lacks, its positives denied."""
+def _findings_errors(
+    truth: list[dict], stated: list[StatedFinding], weights: RubricWeights
+) -> list[tuple[str, float, bool]]:
+    """Errors against the findings beyond the reference: positives the case lacks, its positives denied.
+
+    A positive the case lacks is an unsupported addition, unless the findings deny it or the whole study is
+    normal: then it contradicts them, a clinically significant false finding.
+    """
     present = {e["finding"] for e in truth if not e["negated"]}
+    denied_by_findings = {e["finding"] for e in truth if e["negated"]}
     referenced = {e["finding"] for e in truth if e["in_impression"]}  # judged by _reference_errors already
     stated_present = {s.finding for s in stated if not s.negated}
-    added = stated_present - present - referenced
+    normal_study = not present
+    errors = []
+    for finding in sorted(stated_present - present - referenced):
+        if normal_study or finding in denied_by_findings:
+            errors.append(("false_finding", weights.contradiction, True))
+        else:
+            errors.append(("false_finding", weights.unsupported_addition, False))
     denied = {s.finding for s in stated if s.negated} & (present - referenced - stated_present)
-    additions = [("false_finding", weights.unsupported_addition)] * len(added)
-    return additions + [("false_finding", weights.contradiction)] * len(denied)
+    return errors + [("false_finding", weights.contradiction, True)] * len(denied)
 
 
 @lru_cache(maxsize=64)

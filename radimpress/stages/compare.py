@@ -17,8 +17,10 @@ from radimpress.evaluation.compare import (
     significance_table,
     write_comparison,
 )
+from radimpress.evaluation.trust import agreement_markdown_rows
 from radimpress.files import RUN_FACTS, read_frame, read_json
 from radimpress.markdown import markdown_table
+from radimpress.stages.judge import TRUST_FILE
 from radimpress.stages.store import stage
 
 
@@ -98,13 +100,20 @@ def _leakage_note(overlaps: dict[str, Path]) -> str:
 
 
 def _judge_note(judge_dir: Path) -> str:
+    """The judge's out-of-fold agreement with the reviewers beside the metrics' and the mean's, and plain words."""
     judge = read_json(judge_dir / "judge.json")
     source = read_json(judge_dir / "judge_base.json")["review_source"]
+    trust = agreement_markdown_rows(pl.read_csv(judge_dir / TRUST_FILE))
     return (
-        f"Factual correctness (0-10) is the judge's mean score on the test split. Judge trained on {judge['n_train']} "
-        f"{source} reviews; on {judge['n_holdout']} held-out reviews its mean absolute error is "
-        f"{judge['holdout_mae']:.2f} (always predicting the mean: {judge['baseline_mae']:.2f}). "
-        + trust_verdict(judge["holdout_mae"], judge["baseline_mae"])
+        f"Factual correctness (0-10) is the judge's mean score on the test split. How far to trust it: on "
+        f"{judge['n_items']} {source} reviews of {judge['n_reports']} reports, {judge['folds']}-fold "
+        "cross-validation grouped by report gave every item a score from a judge that never saw its report. "
+        "Below, that agreement with the reviewers beside the automatic metrics' (mapped to 0-10 by a line fitted "
+        "on the other folds, for MAE and kappa) and always predicting the mean, 95% bootstrap intervals over "
+        "reports; `mae_minus_mean` below 0 beats the mean.\n\n"
+        + markdown_table(trust)
+        + "\n\n"
+        + " ".join(judge["verdict"])
     )
 
 
@@ -125,13 +134,6 @@ def _reviewer_notes(judge_dir: Path, out: Path) -> list[str]:
             table.write_csv(out / name)
             notes.append(f"## {title}\n\n{markdown_table(table)}")
     return notes
-
-
-def trust_verdict(judge_mae: float, baseline_mae: float) -> str:
-    """Plain words on whether the judge's scores mean anything."""
-    if judge_mae < baseline_mae:
-        return f"The judge beats that baseline by {baseline_mae - judge_mae:.2f} points."
-    return "The judge does NOT beat that baseline: do not rank models by its scores; review more samples."
 
 
 def _run_facts(paths: dict[str, Path]) -> dict[str, dict]:

@@ -1,36 +1,82 @@
-"""Judge: fine-tune the factual-correctness judge on the reviewed sample, then score variants with it."""
+"""Judge: fine-tune the factual-correctness judge on the reviewed sample, measure how far to trust it, then score
+variants with it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
-from radimpress.config import JudgeConfig
+from radimpress.config import JudgeConfig, ScoreConfig
 from radimpress.evaluation.judge import predict_scores, train_judge
+from radimpress.evaluation.metrics import score_impressions
+from radimpress.evaluation.trust import (
+    MEAN_PREDICTOR,
+    agreement_frame,
+    agreement_with_reviewers,
+    calibrated_out_of_fold,
+    mean_out_of_fold,
+    trust_sentences,
+)
 from radimpress.files import read_frame, read_json, write_frame, write_json
 from radimpress.stages.store import stage
 
+TRUST_FILE = "trust.csv"
+
 
 @stage("judge-train")
-def judge_train_stage(review_dir: Path, cfg: JudgeConfig, base: Path, *, out: Path) -> Path:
-    """adapter/ and judge.json (held-out error against the reviewers) of the judge fine-tuned on `base`."""
+def judge_train_stage(review_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig, *, out: Path) -> Path:
+    """adapter/ (the judge), out_of_fold.parquet, trust.csv (the judge, the metrics and the mean against the
+    reviewers, with intervals) and judge.json (what the comparison says of it)."""
     reviewed = read_frame(review_dir / "reviewed.parquet")
-    train_judge(base, reviewed, cfg, out)
+    result = train_judge(base, reviewed, cfg, out)
+    scored = _with_metrics(result.out_of_fold, reviewed, metrics)
+    write_frame(scored, out / "out_of_fold.parquet")
+    trust = agreement_frame(_agreements(scored, cfg.train.seed))
+    trust.write_csv(out / TRUST_FILE)
+    judge_row = trust.row(by_predicate=pl.col("predictor") == "judge", named=True)
+    summary = {
+        "n_items": reviewed.height,
+        "n_reports": reviewed["report_id"].n_unique(),
+        "folds": cfg.folds,
+        "kendall_tau_b": judge_row["kendall_tau_b"],
+        "mae": judge_row["mae"],
+        "mae_minus_mean": judge_row["mae_minus_mean"],
+        "verdict": trust_sentences(trust),
+    }
+    write_json(summary, out / "judge.json")
     record = {"base": str(base), "review_source": reviewed["review_source"][0], "review_dir": str(review_dir)}
-    write_json(record, out / "judge_base.json")
+    write_json(record | {"score_batch_size": cfg.score_batch_size}, out / "judge_base.json")
     return out
+
+
+def _with_metrics(out_of_fold: pl.DataFrame, reviewed: pl.DataFrame, metrics: ScoreConfig) -> pl.DataFrame:
+    """The reviewed items' automatic metrics beside the judge's out-of-fold scores."""
+    generated = [g or "" for g in reviewed["generated"]]
+    per_item = score_impressions(generated, reviewed["reference"].to_list(), metrics).per_report
+    wanted = ["rougeL_f1", "bertscore_f1", *(c for c in per_item.columns if c.startswith("similarity_"))]
+    return pl.concat([out_of_fold, per_item.select(wanted)], how="horizontal")
+
+
+def _agreements(scored: pl.DataFrame, seed: int):
+    truth, folds = scored["score"].to_numpy(), scored["fold"].to_numpy()
+    raw = {c: scored[c].to_numpy() for c in scored.columns if c not in ("report_id", "score", "fold", "judge")}
+    predictions = {"judge": scored["judge"].to_numpy()}
+    predictions |= {name: calibrated_out_of_fold(values, truth, folds) for name, values in raw.items()}
+    predictions[MEAN_PREDICTOR] = mean_out_of_fold(truth, folds)
+    groups = scored["report_id"].cast(pl.String).to_list()
+    return agreement_with_reviewers(truth, predictions, raw, groups, seed)
 
 
 @stage("judge-score")
 def judge_score_stage(judge_dir: Path, generation_dir: Path, *, out: Path) -> Path:
     """judged.parquet (per report) and judged.json (the mean): the judge's factual correctness of one variant."""
     generations = read_frame(generation_dir / "generations.parquet")
-    base = read_json(judge_dir / "judge_base.json")["base"]
-    scores = predict_scores(
-        base, judge_dir / "adapter", generations["reference"].to_list(), generations["generated"].to_list()
-    )
+    record = read_json(judge_dir / "judge_base.json")
+    scores = predict_scores(record["base"], judge_dir / "adapter", generations, record.get("score_batch_size", 16))
     judged = generations.select("variant_id", "report_id").with_columns(pl.Series("factual_correctness", scores))
     write_frame(judged, out / "judged.parquet")
-    write_json({"factual_correctness": sum(scores) / len(scores), "reports": len(scores)}, out / "judged.json")
+    mean = float(np.mean(scores)) if scores else 0.0
+    write_json({"factual_correctness": mean, "reports": len(scores)}, out / "judged.json")
     return out

@@ -20,7 +20,16 @@ from radimpress.evaluation.compare import (
     top_k_indices,
     write_comparison,
 )
-from radimpress.evaluation.judge import SCORES, expected_score, judge_prompt, train_judge
+from radimpress.evaluation.judge import (
+    SCORES,
+    expected_score,
+    expected_scores,
+    judge_prompt,
+    judge_prompts,
+    load_judge,
+    score_targets,
+    train_judge,
+)
 from radimpress.evaluation.metrics import BLEU_STATS, bleu_statistics
 from radimpress.modeling.loading import load_base_model, load_tokenizer
 from radimpress.sim.synthetic import generate_reports
@@ -30,6 +39,9 @@ REPORTS = generate_reports(30, seed=1)
 # 30 reviewed samples: each reference against the next report's impression, with reviewers' scores 0-10.
 REVIEWED = pl.DataFrame(
     {
+        "report_id": REPORTS["report_id"],
+        "findings": REPORTS["findings"],
+        "clinical_information": REPORTS["clinical_information"],
         "reference": REPORTS["impression"],
         "generated": REPORTS["impression"].shift(-1, fill_value=REPORTS["impression"][0]),
         "score": [float((3 * i) % 11) for i in range(30)],
@@ -39,7 +51,7 @@ REVIEWED = pl.DataFrame(
 
 @pytest.fixture(scope="module")
 def judge_base(tmp_path_factory):
-    texts = [judge_prompt(r, g) for r, g in zip(REVIEWED["reference"], REVIEWED["generated"], strict=True)]
+    texts = judge_prompts(REVIEWED)
     return build_tiny_base(
         "tiny-llama",
         texts + [f" {s}" for s in SCORES],
@@ -48,12 +60,18 @@ def judge_base(tmp_path_factory):
     )
 
 
-def test_judge_prompt_holds_both_impressions():
-    prompt = judge_prompt("Moderate left effusion.", "Small right effusion.")
+def test_judge_prompt_holds_what_the_rubric_reads():
+    prompt = judge_prompt("Small right effusion.", "Cough.", "Moderate left effusion.", "Small right effusion.")
+    assert "CLINICAL INFORMATION: Cough.\nFINDINGS: Small right effusion.\n" in prompt
     assert "REFERENCE IMPRESSION: Moderate left effusion." in prompt
     assert "GENERATED IMPRESSION: Small right effusion." in prompt
-    assert prompt.index("REFERENCE") < prompt.index("GENERATED")
+    assert prompt.index("FINDINGS") < prompt.index("REFERENCE") < prompt.index("GENERATED")
     assert prompt.endswith("(0-10):")
+    assert "CLINICAL INFORMATION: none given" in judge_prompt("x", None, "y", "z")
+
+
+def test_targets_round_halves_up():
+    assert score_targets(pl.Series([6.5, 7.5, 0.4, 9.5, 10.0])) == [" 7", " 8", " 0", " 10", " 10"]
 
 
 def _expected_score_one_candidate_at_a_time(model, tokenizer, prompt: str) -> float:
@@ -72,31 +90,39 @@ def _expected_score_one_candidate_at_a_time(model, tokenizer, prompt: str) -> fl
 
 def test_expected_score_is_a_weighted_mean_of_the_score_words(judge_base):
     model, tokenizer = load_base_model(judge_base).eval(), load_tokenizer(judge_base)
-    prompt = judge_prompt(REVIEWED["reference"][0], REVIEWED["generated"][0])
+    prompt = judge_prompts(REVIEWED)[0]
     score = expected_score(model, tokenizer, prompt)
     assert 0.0 <= score <= 10.0
     assert score == pytest.approx(_expected_score_one_candidate_at_a_time(model, tokenizer, prompt), abs=1e-4)
 
 
-def test_train_judge_measures_itself_on_held_out_reviews(judge_base, tmp_path):
+def test_batched_scores_equal_one_prompt_at_a_time(judge_base):
+    """Prompts of every length in batches that pad them: the same expectation as each prompt alone."""
+    model, tokenizer = load_base_model(judge_base).eval(), load_tokenizer(judge_base)
+    prompts = judge_prompts(REVIEWED)[:9]
+    alone = [_expected_score_one_candidate_at_a_time(model, tokenizer, prompt) for prompt in prompts]
+    assert len({len(tokenizer(p)["input_ids"]) for p in prompts}) > 3  # padding really happens
+    assert expected_scores(model, tokenizer, prompts, batch_size=4) == pytest.approx(alone, abs=1e-5)
+    assert expected_scores(model, tokenizer, [], batch_size=4) == []
+
+
+def test_train_judge_scores_every_item_from_a_fold_that_never_saw_its_report(judge_base, tmp_path):
+    reviewed = pl.concat([REVIEWED, REVIEWED.head(6).with_columns(pl.col("score") / 2)])  # 6 reports twice
     cfg = JudgeConfig(
         lora=LoraConfig(r=4, alpha=8, dropout=0.0),
-        train=TrainConfig(epochs=1, learning_rate=0.01, batch_size=12, max_length=128, seed=0),  # 2 steps
-        holdout=0.2,
+        train=TrainConfig(epochs=1, learning_rate=0.01, batch_size=12, max_length=128, seed=0),
+        folds=3,
     )
-    result = train_judge(judge_base, REVIEWED, cfg, tmp_path)
-    assert (result.n_train, result.n_holdout) == (24, 6)
-    assert math.isfinite(result.holdout_mae) and 0 <= result.holdout_mae <= 10
-    assert math.isfinite(result.baseline_mae) and 0 < result.baseline_mae <= 10
+    result = train_judge(judge_base, reviewed, cfg, tmp_path)
+    oof = result.out_of_fold
+    assert oof.height == 36 and oof["judge"].is_between(0, 10).all()
+    assert oof.group_by("report_id").agg(pl.col("fold").n_unique())["fold"].max() == 1  # a report, one fold
+    assert sorted(oof["fold"].unique()) == [0, 1, 2]
     assert (result.adapter_dir / "adapter_model.safetensors").is_file()
-    assert len(json.loads((tmp_path / "run.json").read_text())["losses"]) == 2
-    written = json.loads((tmp_path / "judge.json").read_text())
-    assert written == {
-        "holdout_mae": result.holdout_mae,
-        "baseline_mae": result.baseline_mae,
-        "n_train": 24,
-        "n_holdout": 6,
-    }
+    assert not any((tmp_path / "folds").glob("*/adapter"))  # fold weights are not kept
+    assert len(json.loads((tmp_path / "run.json").read_text())["losses"]) == 3  # the final judge: 36 items, 3 steps
+    model, tokenizer = load_judge(judge_base, result.adapter_dir)
+    assert not hasattr(model, "peft_config")  # the LoRA adapter is merged for scoring
 
 
 @pytest.mark.parametrize(

@@ -147,7 +147,11 @@ def test_full_flow_tracks_every_variant_in_mlflow(stack, smoke_run):
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     parent = parents[0]
     assert parent.data.tags["review.source"] == "simulated"
-    assert parent.data.metrics["judge_n_train"] + parent.data.metrics["judge_n_holdout"] > 10
+    assert parent.data.metrics["judge_n_items"] == 100 and parent.data.metrics["judge_folds"] == 5
+    trust = parent.data.metrics  # every predictor's out-of-fold agreement with the reviewers, with its interval
+    for predictor in ("judge", "rougeL_f1", "bertscore_f1", "always_the_mean"):
+        low, high = trust[f"trust.{predictor}.mae_ci_low"], trust[f"trust.{predictor}.mae_ci_high"]
+        assert low <= trust[f"trust.{predictor}.mae"] <= high
     # Rows in = kept + quarantined, reported in MLflow; the EDA report is an artifact a radiologist can open.
     assert parent.data.metrics["eda.reports_kept"] + parent.data.metrics["eda.reports_quarantined"] == 800
     assert parent.data.tags["radimpress.git_commit"] and parent.data.tags["version.torch"]
@@ -194,7 +198,8 @@ def test_full_flow_tracks_every_variant_in_mlflow(stack, smoke_run):
     assert models["ROUGE-L F1"].max() > baselines["ROUGE-L F1"].max()
     assert "Factual correctness (judge, trained on SIMULATED reviews)" in quality.columns
     comparison = Path(client.download_artifacts(parent.info.run_id, "comparison/comparison.md")).read_text()
-    assert "ROUGE-L F1" in comparison and "BLEU" in comparison and "held-out" in comparison
+    assert "ROUGE-L F1" in comparison and "BLEU" in comparison and "cross-validation grouped by report" in comparison
+    assert "| always the mean |" in comparison and "mae_minus_mean" in comparison
     assert "## Paired tests on test rougeL_f1" in comparison and "Leakage: mri: 0 of" in comparison
     assert "Not worse than best" in comparison
 

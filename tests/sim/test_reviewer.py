@@ -112,18 +112,72 @@ def test_several_errors_floor_at_zero_and_are_all_counted():
     assert _errors(review) == {"false_finding": 3, "wrong_location": 1, "wrong_severity": 1}
 
 
-def test_empty_text_for_an_abnormal_case_gets_omissions():
-    review = review_impression("", CHEST, "xray")
-    assert review.score == 7.0
-    assert _errors(review) == {"missing_finding": 1}
+@pytest.mark.parametrize("generated", ["", "1.", "2)  ...", "   ", None, "1. the the of"])
+def test_an_impression_that_says_nothing_usable_misses_everything_and_scores_zero(generated):
+    review = review_impression(generated, CHEST, "xray")
+    assert review.score == 0.0
+    assert _errors(review) == {"missing_finding": 2}  # the effusion and the stated-absent pneumothorax
+    assert review.uninterpretable == 1 and review.significant == 2
+
+
+def test_nothing_usable_scores_zero_for_a_normal_study_too():
+    """'1.' against 'No significant abnormality.' once scored 10: saying nothing is not saying 'normal'."""
+    review = review_impression("1.", NORMAL_CHEST, "xray")
+    assert review.score == 0.0 and _errors(review) == {"missing_finding": 1}
 
 
 @pytest.mark.parametrize(
-    "generated",
-    ["No acute cardiopulmonary abnormality.", "1. Normal chest radiograph.\n2. No pneumothorax.", ""],
+    "generated", ["No acute cardiopulmonary abnormality.", "1. Normal chest radiograph.\n2. No pneumothorax."]
 )
 def test_normal_sounding_impression_of_a_normal_case_scores_full_marks(generated):
-    assert review_impression(generated, NORMAL_CHEST, "xray").score == 10.0
+    review = review_impression(generated, NORMAL_CHEST, "xray")
+    assert review.score == 10.0 and review.uninterpretable == 0
+
+
+def test_a_finding_claimed_in_a_normal_study_is_a_significant_false_finding():
+    """'1. A mass in the left basal ganglia. 2. No evidence of infarct.' against a normal brain once scored 8."""
+    normal_brain = json.dumps([_entry("hemorrhage", negated=True)])
+    review = review_impression("1. A mass in the left basal ganglia.\n2. No hemorrhage.", normal_brain, "mri")
+    assert review.score == 6.0 and _errors(review) == {"false_finding": 1} and review.significant == 1
+
+
+def test_a_finding_the_findings_deny_is_a_contradiction_not_an_addition():
+    truth = json.dumps(
+        [_entry("pleural effusion", side="left"), _entry("pneumothorax", negated=True, in_impression=False)]
+    )
+    review = review_impression("Left pleural effusion. Small pneumothorax.", truth, "xray")
+    assert review.score == 6.0 and review.significant == 1
+
+
+def test_an_impossible_spinal_level_is_a_wrong_location():
+    """'A right disc herniation at L4-L4.' against a normal study once scored 8."""
+    normal_spine = json.dumps([_entry("spinal stenosis", negated=True)])
+    review = review_impression("A right disc herniation at L4-L4.", normal_spine, "mri")
+    assert _errors(review) == {"false_finding": 1, "wrong_location": 1}
+    assert review.score == 2.0 and review.significant == 2
+    for possible in ("L4-L5", "L5-S1", "C7-T1", "L4/5"):
+        assert review_impression(f"No disc herniation at {possible}.", normal_spine, "mri").score == 10.0, possible
+    for impossible in ("L5-L3", "L7-L8", "S1-L5"):
+        assert _errors(review_impression(f"No disc herniation at {impossible}.", normal_spine, "mri")) == {
+            "wrong_location": 1
+        }, impossible
+
+
+def test_text_it_cannot_interpret_is_counted_and_never_scores_ten():
+    review = review_impression("Moderate left pleural effusion. Zebra stripes in the sky.", CHEST, "xray")
+    assert review.uninterpretable == 1 and review.score == 8.0  # an unsupported claim
+    denial = review_impression("Moderate left pleural effusion. No evidence of wombats.", CHEST, "xray")
+    assert denial.uninterpretable == 1 and denial.score == 9.0
+    advice = review_impression("Moderate left pleural effusion. Recommend follow-up imaging.", CHEST, "xray")
+    assert advice.uninterpretable == 0 and advice.score == 10.0
+
+
+def test_every_generator_impression_reviewed_against_its_own_case_is_flawless_and_readable():
+    """The reference is the rubric's 10 by definition: nothing in it may read as uninterpretable."""
+    reports = generate_reports(600, seed=4)
+    reviews = review_frame(reports.with_columns(pl.col("impression").alias("generated")))
+    unreadable = reports.filter((reviews["score"] < 10) | (reviews["uninterpretable"] > 0))["impression"]
+    assert unreadable.to_list() == []
 
 
 def test_custom_weights_are_respected():
@@ -197,13 +251,14 @@ def test_review_frame_columns_dtypes_and_order():
         }
     )
     reviews = review_frame(frame)
-    assert reviews.columns == ["report_id", "score", *ERROR_CATEGORIES]
+    assert reviews.columns == ["report_id", "score", *ERROR_CATEGORIES, "significant_errors", "uninterpretable"]
     assert reviews.schema["score"] == pl.Float64
-    assert all(reviews.schema[c] == pl.Int64 for c in ERROR_CATEGORIES)
+    assert all(reviews.schema[c] == pl.Int64 for c in (*ERROR_CATEGORIES, "significant_errors", "uninterpretable"))
     assert reviews["report_id"].to_list() == ["a", "b", "c"]
-    assert reviews["score"].to_list() == [10.0, 7.0, 8.0]
-    assert reviews["missing_finding"].to_list() == [0, 1, 0]
+    assert reviews["score"].to_list() == [10.0, 0.0, 6.0]  # nothing said; cardiomegaly in a normal study
+    assert reviews["missing_finding"].to_list() == [0, 2, 0]
     assert reviews["false_finding"].to_list() == [0, 0, 1]
+    assert reviews["uninterpretable"].to_list() == [0, 1, 0]
 
 
 def test_review_frame_reads_another_generated_column_and_weights():

@@ -2,8 +2,8 @@
 fine-tuning used before and through the `datasets` path (batched `Dataset.map` into memory-mapped Arrow), side by
 side in one run.
 
-    .venv/bin/python bench/tokenize.py                 # 1,000,000 pairs (the pairs file is built once, ~20 s)
-    .venv/bin/python bench/tokenize.py --pairs 100000
+    .venv/bin/python bench/tokenization.py                 # 1,000,000 pairs (the pairs file is built once, ~20 s)
+    .venv/bin/python bench/tokenization.py --pairs 100000
 
 Pairs: 50,000 synthetic reports as findings + clinical information prompts with their impressions, repeated up to
 --pairs; the tokenizer: a 1,024-token BPE learnt from 5,000 reports (what a tiny base ships). max_length 256 (the
