@@ -90,7 +90,9 @@ def capstone(profile: str = "smoke") -> str:
     )
     if cfg.review.source == "app":
         wait_for_reviews(publish_review(generations, cfg.review), cfg.review.wait_hours)
-    judge_dir = train_judge(review_sample(generations, cfg.review), cfg.judge, judge_base, cfg.score)
+    train_paths = [splits[modality]["train"] for modality in sorted({v.modality for v in variants})]
+    reviewed = review_sample(generations, cfg.review)
+    judge_dir = train_judge(reviewed, cfg.judge, judge_base, cfg.score, train_paths, cfg.review.rubric)
     judged = judge_variant.map(unmapped(judge_dir), generations)
     judged_baselines = judge_variant.map(unmapped(judge_dir), baseline_outputs)
     rows = [

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import runtime, task
 from prefect.cache_policies import NO_CACHE
 
-from radimpress.config import JudgeConfig, ReviewConfig, ScoreConfig, SelectConfig
+from radimpress.config import JudgeConfig, ReviewConfig, RubricConfig, ScoreConfig, SelectConfig
 from radimpress.config.variants import VariantSpec
 from radimpress.evaluation.baselines import BaselineSpec
 from radimpress.evaluation.compare import top_k_indices
@@ -57,10 +57,13 @@ def review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
 
 
 @task(tags=["gpu"], retries=1, retry_delay_seconds=5, cache_policy=stage_cache(judge_train_stage), persist_result=True)
-def train_judge(review_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig) -> Path:
-    """Fine-tune the factual-correctness judge on the reviewed sample, a judge per fold to measure it."""
+def train_judge(
+    review_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig, train_paths: list[Path], rubric: RubricConfig
+) -> Path:
+    """Fine-tune the factual-correctness judge on the reviewed sample and rubric-labelled perturbations of the
+    training split, a judge per fold to measure it."""
     with gpu_slot():
-        return judge_train_stage(review_dir, cfg, base, metrics)
+        return judge_train_stage(review_dir, cfg, base, metrics, train_paths, rubric)
 
 
 @task(

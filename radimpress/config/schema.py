@@ -328,6 +328,16 @@ class JudgeConfig(StrictModel):
         "the items it never saw, and that agreement with the reviewers is what the comparison reports.",
     )
     score_batch_size: int = Field(16, gt=0, description="Prompts the judge scores together.")
+    perturbations: int = Field(
+        2000,
+        ge=0,
+        description="Rubric-labelled training pairs made from the training split's references (a finding negated, "
+        "a side swapped, a finding dropped or added, ...), learnt beside the reviewers' scores; 0 learns from "
+        "the reviewers alone.",
+    )
+    human_weight: int = Field(
+        3, ge=1, description="How many times each reviewed item is repeated among the training examples."
+    )
 
     @field_validator("model")
     @classmethod

@@ -51,19 +51,42 @@ class JudgeResult:
     """Every reviewed item's score from the fold judge that never saw its report: report_id, fold, score, judge."""
 
 
-def train_judge(base: str | Path, reviewed: pl.DataFrame, cfg: JudgeConfig, out_dir: Path) -> JudgeResult:
-    """Fine-tune a judge per fold (grouped by report) for out-of-fold scores, then the judge on every item."""
+def train_judge(
+    base: str | Path,
+    reviewed: pl.DataFrame,
+    cfg: JudgeConfig,
+    out_dir: Path,
+    perturbations: pl.DataFrame | None = None,
+) -> JudgeResult:
+    """Fine-tune a judge per fold (grouped by report) for out-of-fold scores, then the judge on every item.
+
+    Every judge also learns the `perturbations` (rubric-labelled pairs from the training split, the same for
+    every fold: they hold no reviewed item), each reviewed item repeated `cfg.human_weight` times among them.
+    """
     folds = grouped_folds(reviewed["report_id"].cast(pl.String).to_list(), cfg.folds, cfg.train.seed)
     prompts, targets = judge_prompts(reviewed), score_targets(reviewed["score"])
+    extra_prompts, extra_targets = (
+        ([], [])
+        if perturbations is None or perturbations.is_empty()
+        else (
+            judge_prompts(perturbations),
+            score_targets(perturbations["score"]),
+        )
+    )
+
+    def examples(items: np.ndarray) -> tuple[list[str], list[str]]:
+        repeated = [i for i in items for _ in range(cfg.human_weight)]
+        return extra_prompts + [prompts[i] for i in repeated], extra_targets + [targets[i] for i in repeated]
+
     out_of_fold = np.empty(reviewed.height)
     for fold in range(cfg.folds):
-        train, held = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        held = np.flatnonzero(folds == fold)
         fold_dir = out_dir / "folds" / str(fold)
-        result = finetune(base, [prompts[i] for i in train], [targets[i] for i in train], cfg.lora, cfg.train, fold_dir)
+        result = finetune(base, *examples(np.flatnonzero(folds != fold)), cfg.lora, cfg.train, fold_dir)
         model, tokenizer = load_judge(base, result.adapter_dir)
         out_of_fold[held] = expected_scores(model, tokenizer, [prompts[i] for i in held], cfg.score_batch_size)
         shutil.rmtree(fold_dir / "adapter")  # only the fold's scores are kept; its weights would be dead weight
-    final = finetune(base, prompts, targets, cfg.lora, cfg.train, out_dir)
+    final = finetune(base, *examples(np.arange(reviewed.height)), cfg.lora, cfg.train, out_dir)
     scored = reviewed.select("report_id", "score").with_columns(
         pl.Series("fold", folds), pl.Series("judge", out_of_fold)
     )

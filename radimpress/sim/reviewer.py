@@ -27,6 +27,8 @@ from radimpress.config import ReviewConfig
 from radimpress.review.rubric import DEFAULT_WEIGHTS, ERROR_CATEGORIES, RubricWeights
 from radimpress.sim.synthetic import FINDING_TERMS
 
+ALL_FINDING_TERMS = frozenset(term for terms in FINDING_TERMS.values() for term in terms)
+
 # "small"/"large" describe size, but reviewers read "small effusion" as mild and "large effusion" as severe.
 SEVERITY_WORDS = {
     "mild": "mild",
@@ -130,15 +132,16 @@ def review_impression(
     Args:
         generated: The generated impression; empty text is allowed.
         ground_truth_json: The case's `ground_truth` (a JSON list, as `synthetic.generate_reports` writes it).
-        modality: Modality code selecting the lexicon of `synthetic.FINDING_TERMS`; with an unknown code only
-            the case's own terms are read.
+        modality: Modality code; every modality's lexicon (`synthetic.FINDING_TERMS`) is read, and the case's own
+            terms.
         weights: Rubric penalties.
 
     Returns:
         The score (max_score minus penalties, floored at 0) and counts per error category.
     """
     truth = _parse_truth(ground_truth_json)
-    terms = set(FINDING_TERMS.get(modality, {})) | {entry["finding"] for entry in truth}
+    # Every modality's terms: a model that names a CT finding in an MRI report has said something, if wrong.
+    terms = ALL_FINDING_TERMS | set(FINDING_TERMS.get(modality, {})) | {entry["finding"] for entry in truth}
     reading = _read(generated or "", terms)
     if not reading.usable:
         return _nothing_usable(truth)

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from radimpress.config import JudgeConfig, ScoreConfig
+from radimpress.config import JudgeConfig, RubricConfig, ScoreConfig
 from radimpress.evaluation.judge import predict_scores, train_judge
 from radimpress.evaluation.metrics import score_impressions
+from radimpress.evaluation.perturb import perturbation_pairs
 from radimpress.evaluation.trust import (
     MEAN_PREDICTOR,
     agreement_frame,
@@ -20,17 +21,30 @@ from radimpress.evaluation.trust import (
     trust_sentences,
 )
 from radimpress.files import read_frame, read_json, write_frame, write_json
+from radimpress.review.rubric import RubricWeights
 from radimpress.stages.store import stage
 
 TRUST_FILE = "trust.csv"
 
 
 @stage("judge-train")
-def judge_train_stage(review_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig, *, out: Path) -> Path:
-    """adapter/ (the judge), out_of_fold.parquet, trust.csv (the judge, the metrics and the mean against the
-    reviewers, with intervals) and judge.json (what the comparison says of it)."""
+def judge_train_stage(
+    review_dir: Path,
+    cfg: JudgeConfig,
+    base: Path,
+    metrics: ScoreConfig,
+    train_paths: list[Path],
+    rubric: RubricConfig,
+    *,
+    out: Path,
+) -> Path:
+    """adapter/ (the judge), perturbations.parquet (what it learnt beside the reviews), out_of_fold.parquet,
+    trust.csv (the judge, the metrics and the mean against the reviewers, with intervals) and judge.json."""
     reviewed = read_frame(review_dir / "reviewed.parquet")
-    result = train_judge(base, reviewed, cfg, out)
+    train = pl.concat([read_frame(path) for path in train_paths], how="diagonal_relaxed")
+    pairs = perturbation_pairs(train, cfg.perturbations, cfg.train.seed, RubricWeights(**rubric.model_dump()))
+    write_frame(pairs, out / "perturbations.parquet")
+    result = train_judge(base, reviewed, cfg, out, pairs)
     scored = _with_metrics(result.out_of_fold, reviewed, metrics)
     write_frame(scored, out / "out_of_fold.parquet")
     trust = agreement_frame(_agreements(scored, cfg.train.seed))
@@ -40,6 +54,8 @@ def judge_train_stage(review_dir: Path, cfg: JudgeConfig, base: Path, metrics: S
         "n_items": reviewed.height,
         "n_reports": reviewed["report_id"].n_unique(),
         "folds": cfg.folds,
+        "perturbations": pairs.height,
+        "human_weight": cfg.human_weight,
         "kendall_tau_b": judge_row["kendall_tau_b"],
         "mae": judge_row["mae"],
         "mae_minus_mean": judge_row["mae_minus_mean"],
@@ -65,8 +81,10 @@ def _agreements(scored: pl.DataFrame, seed: int):
     predictions = {"judge": scored["judge"].to_numpy()}
     predictions |= {name: calibrated_out_of_fold(values, truth, folds) for name, values in raw.items()}
     predictions[MEAN_PREDICTOR] = mean_out_of_fold(truth, folds)
+    # The mean carries no ranking: its fold-to-fold wobble must not read as a rank correlation.
+    ranks = raw | {MEAN_PREDICTOR: np.zeros(len(truth))}
     groups = scored["report_id"].cast(pl.String).to_list()
-    return agreement_with_reviewers(truth, predictions, raw, groups, seed)
+    return agreement_with_reviewers(truth, predictions, ranks, groups, seed)
 
 
 @stage("judge-score")

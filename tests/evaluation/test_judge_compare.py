@@ -1,5 +1,4 @@
 import json
-import math
 
 import numpy as np
 import polars as pl
@@ -31,6 +30,7 @@ from radimpress.evaluation.judge import (
     train_judge,
 )
 from radimpress.evaluation.metrics import BLEU_STATS, bleu_statistics
+from radimpress.evaluation.perturb import perturbation_pairs
 from radimpress.modeling.loading import load_base_model, load_tokenizer
 from radimpress.sim.synthetic import generate_reports
 from radimpress.sim.tiny import build_tiny_base
@@ -113,14 +113,18 @@ def test_train_judge_scores_every_item_from_a_fold_that_never_saw_its_report(jud
         train=TrainConfig(epochs=1, learning_rate=0.01, batch_size=12, max_length=128, seed=0),
         folds=3,
     )
-    result = train_judge(judge_base, reviewed, cfg, tmp_path)
+    perturbations = perturbation_pairs(REPORTS, 10, seed=0)
+    result = train_judge(judge_base, reviewed, cfg.model_copy(update={"human_weight": 2}), tmp_path, perturbations)
     oof = result.out_of_fold
     assert oof.height == 36 and oof["judge"].is_between(0, 10).all()
     assert oof.group_by("report_id").agg(pl.col("fold").n_unique())["fold"].max() == 1  # a report, one fold
     assert sorted(oof["fold"].unique()) == [0, 1, 2]
     assert (result.adapter_dir / "adapter_model.safetensors").is_file()
     assert not any((tmp_path / "folds").glob("*/adapter"))  # fold weights are not kept
-    assert len(json.loads((tmp_path / "run.json").read_text())["losses"]) == 3  # the final judge: 36 items, 3 steps
+    final = json.loads((tmp_path / "run.json").read_text())
+    assert final["n_examples"] == 10 + 2 * 36  # the perturbations, and every reviewed item twice
+    fold = json.loads((tmp_path / "folds" / "0" / "run.json").read_text())
+    assert fold["n_examples"] == 10 + 2 * (36 - (oof["fold"] == 0).sum())
     model, tokenizer = load_judge(judge_base, result.adapter_dir)
     assert not hasattr(model, "peft_config")  # the LoRA adapter is merged for scoring
 
