@@ -19,6 +19,7 @@ from tasks.data import explore, ingest_reports, load_config, segment_reports, sp
 from tasks.evaluation import (
     compare_top,
     judge_variant,
+    learn_perturbations,
     publish_review,
     review_sample,
     run_baseline,
@@ -91,8 +92,8 @@ def capstone(profile: str = "smoke") -> str:
     if cfg.review.source == "app":
         wait_for_reviews(publish_review(generations, cfg.review), cfg.review.wait_hours)
     train_paths = [splits[modality]["train"] for modality in sorted({v.modality for v in variants})]
-    reviewed = review_sample(generations, cfg.review)
-    judge_dir = train_judge(reviewed, cfg.judge, judge_base, cfg.score, train_paths, cfg.review.rubric)
+    perturbed = learn_perturbations(train_paths, cfg.judge, judge_base, cfg.review.rubric)
+    judge_dir = train_judge(review_sample(generations, cfg.review), perturbed, cfg.judge, judge_base, cfg.score)
     judged = judge_variant.map(unmapped(judge_dir), generations)
     judged_baselines = judge_variant.map(unmapped(judge_dir), baseline_outputs)
     rows = [

@@ -14,7 +14,7 @@ from radimpress.evaluation.compare import top_k_indices
 from radimpress.files import read_json
 from radimpress.stages.baseline import baseline_stage
 from radimpress.stages.compare import compare_stage
-from radimpress.stages.judge import judge_score_stage, judge_train_stage
+from radimpress.stages.judge import judge_perturb_stage, judge_score_stage, judge_train_stage
 from radimpress.stages.review import publish_review as publish_review_set
 from radimpress.stages.review import review_stage
 from radimpress.stages.score import score_stage
@@ -56,14 +56,20 @@ def review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
     return review_stage(generation_dirs, cfg)
 
 
-@task(tags=["gpu"], retries=1, retry_delay_seconds=5, cache_policy=stage_cache(judge_train_stage), persist_result=True)
-def train_judge(
-    review_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig, train_paths: list[Path], rubric: RubricConfig
-) -> Path:
-    """Fine-tune the factual-correctness judge on the reviewed sample and rubric-labelled perturbations of the
-    training split, a judge per fold to measure it."""
+@task(
+    tags=["gpu"], retries=1, retry_delay_seconds=5, cache_policy=stage_cache(judge_perturb_stage), persist_result=True
+)
+def learn_perturbations(train_paths: list[Path], cfg: JudgeConfig, base: Path, rubric: RubricConfig) -> Path:
+    """The judge's first lesson: rubric-labelled perturbations of the training split's references."""
     with gpu_slot():
-        return judge_train_stage(review_dir, cfg, base, metrics, train_paths, rubric)
+        return judge_perturb_stage(train_paths, cfg, base, rubric)
+
+
+@task(tags=["gpu"], retries=1, retry_delay_seconds=5, cache_policy=stage_cache(judge_train_stage), persist_result=True)
+def train_judge(review_dir: Path, perturbed_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig) -> Path:
+    """Fine-tune the factual-correctness judge on the reviewed sample, a judge per fold to measure it."""
+    with gpu_slot():
+        return judge_train_stage(review_dir, perturbed_dir, cfg, base, metrics)
 
 
 @task(

@@ -332,11 +332,14 @@ class JudgeConfig(StrictModel):
         2000,
         ge=0,
         description="Rubric-labelled training pairs made from the training split's references (a finding negated, "
-        "a side swapped, a finding dropped or added, ...), learnt beside the reviewers' scores; 0 learns from "
+        "a side swapped, a finding dropped or added, ...), learnt before the reviewers' scores; 0 learns from "
         "the reviewers alone.",
     )
+    perturbation_epochs: float = Field(
+        3, gt=0, description="Passes over the perturbation pairs, learnt once before the reviewed items."
+    )
     human_weight: int = Field(
-        3, ge=1, description="How many times each reviewed item is repeated among the training examples."
+        3, ge=1, description="How many times each reviewed item is repeated in its training passes (train.epochs)."
     )
 
     @field_validator("model")

@@ -56,41 +56,43 @@ def train_judge(
     reviewed: pl.DataFrame,
     cfg: JudgeConfig,
     out_dir: Path,
-    perturbations: pl.DataFrame | None = None,
+    start_from: Path | None = None,
 ) -> JudgeResult:
     """Fine-tune a judge per fold (grouped by report) for out-of-fold scores, then the judge on every item.
 
-    Every judge also learns the `perturbations` (rubric-labelled pairs from the training split, the same for
-    every fold: they hold no reviewed item), each reviewed item repeated `cfg.human_weight` times among them.
+    Every judge goes on from `start_from` (the adapter that learnt the perturbation pairs, see `learn_perturbations`)
+    when given, each reviewed item repeated `cfg.human_weight` times.
     """
     folds = grouped_folds(reviewed["report_id"].cast(pl.String).to_list(), cfg.folds, cfg.train.seed)
     prompts, targets = judge_prompts(reviewed), score_targets(reviewed["score"])
-    extra_prompts, extra_targets = (
-        ([], [])
-        if perturbations is None or perturbations.is_empty()
-        else (
-            judge_prompts(perturbations),
-            score_targets(perturbations["score"]),
-        )
-    )
 
     def examples(items: np.ndarray) -> tuple[list[str], list[str]]:
         repeated = [i for i in items for _ in range(cfg.human_weight)]
-        return extra_prompts + [prompts[i] for i in repeated], extra_targets + [targets[i] for i in repeated]
+        return [prompts[i] for i in repeated], [targets[i] for i in repeated]
 
     out_of_fold = np.empty(reviewed.height)
     for fold in range(cfg.folds):
         held = np.flatnonzero(folds == fold)
         fold_dir = out_dir / "folds" / str(fold)
-        result = finetune(base, *examples(np.flatnonzero(folds != fold)), cfg.lora, cfg.train, fold_dir)
+        fold_examples = examples(np.flatnonzero(folds != fold))
+        result = finetune(base, *fold_examples, cfg.lora, cfg.train, fold_dir, start_from=start_from)
         model, tokenizer = load_judge(base, result.adapter_dir)
         out_of_fold[held] = expected_scores(model, tokenizer, [prompts[i] for i in held], cfg.score_batch_size)
         shutil.rmtree(fold_dir / "adapter")  # only the fold's scores are kept; its weights would be dead weight
-    final = finetune(base, *examples(np.arange(reviewed.height)), cfg.lora, cfg.train, out_dir)
+    everything = examples(np.arange(reviewed.height))
+    final = finetune(base, *everything, cfg.lora, cfg.train, out_dir, start_from=start_from)
     scored = reviewed.select("report_id", "score").with_columns(
         pl.Series("fold", folds), pl.Series("judge", out_of_fold)
     )
     return JudgeResult(adapter_dir=final.adapter_dir, out_of_fold=scored)
+
+
+def learn_perturbations(base: str | Path, perturbations: pl.DataFrame, cfg: JudgeConfig, out_dir: Path) -> Path:
+    """The adapter that learnt the perturbation pairs (rubric-labelled, from the training split: no reviewed item
+    is among them), for every judge to go on from: thousands of pairs learnt once, not once per fold."""
+    train = cfg.train.model_copy(update={"epochs": cfg.perturbation_epochs})
+    prompts, targets = judge_prompts(perturbations), score_targets(perturbations["score"])
+    return finetune(base, prompts, targets, cfg.lora, train, out_dir).adapter_dir
 
 
 def predict_scores(base: str | Path, adapter_dir: Path, generations: pl.DataFrame, batch_size: int = 16) -> list[float]:

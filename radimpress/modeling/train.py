@@ -76,8 +76,11 @@ def finetune(
     callbacks: list[TrainerCallback] | None = None,
     cache_dir: Path | None = None,
     validation: tuple[list[str], list[str]] | None = None,
+    start_from: Path | None = None,
 ) -> TrainResult:
     """Fine-tune `base` and save the adapter (or model) with its tokenizer to `out_dir/adapter`.
+
+    `start_from` is a LoRA or QLoRA adapter of `base` to go on training (its rank and targets, not `lora`'s).
 
     `validation` (prompts, targets) is evaluated for its loss during training, and early stopping reads it.
 
@@ -97,7 +100,7 @@ def finetune(
     eval_rows = _validation_rows(tokenizer, validation, train, cache_dir)
 
     def attempt(batch_size: int, accumulation: int) -> TrainResult:
-        data = _Data(tokenizer, rows, eval_rows, len(examples))
+        data = _Data(tokenizer, rows, eval_rows, len(examples), start_from)
         return _train(base, data, lora, train, out_dir, batch_size, accumulation, on_progress, callbacks)
 
     return with_oom_backoff(attempt, train.batch_size, train.gradient_accumulation_steps, train.oom_backoffs)
@@ -130,6 +133,7 @@ class _Data:
     rows: object  # training rows (examples, or packed rows)
     eval_rows: object | None  # validation rows, the same way
     n_examples: int
+    start_from: Path | None = None  # an adapter to go on training
 
 
 def _validation_rows(tokenizer, validation, train: TrainConfig, cache_dir: Path):
@@ -150,7 +154,7 @@ def _train(base, data: _Data, lora, train, out_dir, batch_size, accumulation, on
     tokenizer, rows, n_examples = data.tokenizer, data.rows, data.n_examples
     set_seed(train.seed)  # before the adapter exists: LoRA's initial weights come from torch's global RNG
     with PeakMemory() as peak:
-        model = trainable_model(base, lora, train.method)
+        model = trainable_model(base, lora, train.method, data.start_from)
         evaluating = data.eval_rows is not None
         trainer = Trainer(
             model=model,
@@ -288,14 +292,21 @@ def _arguments(
     )
 
 
-def trainable_model(base: str | Path, lora: LoraConfig, method: str):
-    """The model the optimiser sees: the base with LoRA adapters (on a 4-bit base for qlora), or the whole base."""
+def trainable_model(base: str | Path, lora: LoraConfig, method: str, start_from: Path | None = None):
+    """The model the optimiser sees: the base with LoRA adapters (on a 4-bit base for qlora), or the whole base;
+    with `start_from`, that saved adapter, trainable, instead of a fresh one."""
     if method == "full":
+        if start_from is not None:
+            raise RadimpressError("method full has no adapter to start from: use lora or qlora")
         return load_base_model(base)
     if method == "qlora":
         model = prepare_model_for_kbit_training(load_quantized_model(base), use_gradient_checkpointing=False)
     else:
         model = load_base_model(base)
+    if start_from is not None:
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(model, str(start_from), is_trainable=True)
     return get_peft_model(model, _peft_config(lora))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from radimpress.config import JudgeConfig, RubricConfig, ScoreConfig
-from radimpress.evaluation.judge import predict_scores, train_judge
+from radimpress.evaluation.judge import learn_perturbations, predict_scores, train_judge
 from radimpress.evaluation.metrics import score_impressions
 from radimpress.evaluation.perturb import perturbation_pairs
 from radimpress.evaluation.trust import (
@@ -27,24 +27,29 @@ from radimpress.stages.store import stage
 TRUST_FILE = "trust.csv"
 
 
-@stage("judge-train")
-def judge_train_stage(
-    review_dir: Path,
-    cfg: JudgeConfig,
-    base: Path,
-    metrics: ScoreConfig,
-    train_paths: list[Path],
-    rubric: RubricConfig,
-    *,
-    out: Path,
+@stage("judge-perturb")
+def judge_perturb_stage(
+    train_paths: list[Path], cfg: JudgeConfig, base: Path, rubric: RubricConfig, *, out: Path
 ) -> Path:
-    """adapter/ (the judge), perturbations.parquet (what it learnt beside the reviews), out_of_fold.parquet,
-    trust.csv (the judge, the metrics and the mean against the reviewers, with intervals) and judge.json."""
-    reviewed = read_frame(review_dir / "reviewed.parquet")
+    """perturbations.parquet (rubric-labelled pairs from the training split) and adapter/ (the judge that learnt
+    them, absent with judge.perturbations: 0), which every judge of judge-train goes on from."""
     train = pl.concat([read_frame(path) for path in train_paths], how="diagonal_relaxed")
     pairs = perturbation_pairs(train, cfg.perturbations, cfg.train.seed, RubricWeights(**rubric.model_dump()))
     write_frame(pairs, out / "perturbations.parquet")
-    result = train_judge(base, reviewed, cfg, out, pairs)
+    if not pairs.is_empty():
+        learn_perturbations(base, pairs, cfg, out)
+    return out
+
+
+@stage("judge-train")
+def judge_train_stage(
+    review_dir: Path, perturbed_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig, *, out: Path
+) -> Path:
+    """adapter/ (the judge), out_of_fold.parquet, trust.csv (the judge, the metrics and the mean against the
+    reviewers, with intervals) and judge.json (what the comparison says of it)."""
+    reviewed = read_frame(review_dir / "reviewed.parquet")
+    learnt = perturbed_dir / "adapter"
+    result = train_judge(base, reviewed, cfg, out, learnt if learnt.is_dir() else None)
     scored = _with_metrics(result.out_of_fold, reviewed, metrics)
     write_frame(scored, out / "out_of_fold.parquet")
     trust = agreement_frame(_agreements(scored, cfg.train.seed))
@@ -54,7 +59,7 @@ def judge_train_stage(
         "n_items": reviewed.height,
         "n_reports": reviewed["report_id"].n_unique(),
         "folds": cfg.folds,
-        "perturbations": pairs.height,
+        "perturbations": read_frame(perturbed_dir / "perturbations.parquet").height,
         "human_weight": cfg.human_weight,
         "kendall_tau_b": judge_row["kendall_tau_b"],
         "mae": judge_row["mae"],

@@ -25,6 +25,7 @@ from radimpress.evaluation.judge import (
     expected_scores,
     judge_prompt,
     judge_prompts,
+    learn_perturbations,
     load_judge,
     score_targets,
     train_judge,
@@ -113,18 +114,21 @@ def test_train_judge_scores_every_item_from_a_fold_that_never_saw_its_report(jud
         train=TrainConfig(epochs=1, learning_rate=0.01, batch_size=12, max_length=128, seed=0),
         folds=3,
     )
-    perturbations = perturbation_pairs(REPORTS, 10, seed=0)
-    result = train_judge(judge_base, reviewed, cfg.model_copy(update={"human_weight": 2}), tmp_path, perturbations)
+    cfg = cfg.model_copy(update={"human_weight": 2, "perturbation_epochs": 1})
+    learnt = learn_perturbations(judge_base, perturbation_pairs(REPORTS, 10, seed=0), cfg, tmp_path / "perturbations")
+    result = train_judge(judge_base, reviewed, cfg, tmp_path, start_from=learnt)
     oof = result.out_of_fold
     assert oof.height == 36 and oof["judge"].is_between(0, 10).all()
     assert oof.group_by("report_id").agg(pl.col("fold").n_unique())["fold"].max() == 1  # a report, one fold
     assert sorted(oof["fold"].unique()) == [0, 1, 2]
     assert (result.adapter_dir / "adapter_model.safetensors").is_file()
     assert not any((tmp_path / "folds").glob("*/adapter"))  # fold weights are not kept
+    learnt_first = json.loads((tmp_path / "perturbations" / "run.json").read_text())
+    assert learnt_first["n_examples"] == 10  # the perturbations, once, before any fold
     final = json.loads((tmp_path / "run.json").read_text())
-    assert final["n_examples"] == 10 + 2 * 36  # the perturbations, and every reviewed item twice
+    assert final["n_examples"] == 2 * 36  # then every reviewed item twice
     fold = json.loads((tmp_path / "folds" / "0" / "run.json").read_text())
-    assert fold["n_examples"] == 10 + 2 * (36 - (oof["fold"] == 0).sum())
+    assert fold["n_examples"] == 2 * (36 - (oof["fold"] == 0).sum())
     model, tokenizer = load_judge(judge_base, result.adapter_dir)
     assert not hasattr(model, "peft_config")  # the LoRA adapter is merged for scoring
 

@@ -28,7 +28,7 @@ from radimpress.sim.synthetic import generate_reports
 ROOT = Path(__file__).resolve().parents[2]
 # Bases are not cached by Prefect: a tiny base's own stage folder is its cache, and a pretrained one is only located.
 EXPENSIVE = ("ingest_reports", "segment_reports", "explore", "split_dataset", "finetune-", "generate-")
-EXPENSIVE += ("score-", "review_sample", "train_judge", "judge-", "compare_top")
+EXPENSIVE += ("score-", "review_sample", "learn_perturbations", "train_judge", "judge-", "compare_top")
 SCORES = [f"{k}_{p}" for k in ("rouge1", "rouge2", "rougeL", "rougeLsum") for p in ("precision", "recall", "f1")]
 SCORES += ["bleu", "bertscore_precision", "bertscore_recall", "bertscore_f1", "similarity_all-MiniLM-L6-v2"]
 SMOKE_GRID = {"grid": {"train.learning_rate": [0.006]}}  # the first hyper-parameter set of the smoke sweep
@@ -286,6 +286,8 @@ def test_changing_one_row_reruns_only_what_depends_on_it(stack, smoke_run, tmp_p
     assert stack.wait(third) == "COMPLETED"
     states = _expensive(stack.task_states(third))
     assert all(state == "Cached" for name, state in states.items() if name.startswith("finetune-"))
+    # The judge's perturbation pairs come from the training split alone: learnt once, kept.
+    assert [s for n, s in states.items() if n.startswith("learn_perturbations")] == ["Cached"]
     # Validation (what chose the models) is untouched; the chosen models' test generations run again.
     generations = {name: state for name, state in states.items() if name.startswith("generate-")}
     assert {s for n, s in generations.items() if n.endswith("-validation")} == {"Cached"}

@@ -170,3 +170,24 @@ def test_an_injected_oom_in_training_retries_at_half_the_batch_with_the_same_ste
     result = finetune(base, *_pairs(base), LORA, train, tmp_path, callbacks=[OutOfMemoryAboveFour()])
     assert (result.batch_size, result.gradient_accumulation_steps) == (4, 2)
     assert len(result.losses) == 24  # the same optimizer steps as at micro-batch 8
+
+
+def test_a_finetune_goes_on_from_a_saved_adapter_with_its_rank(base, tmp_path):
+    prompts, targets = _pairs(base)
+    first = finetune(base, prompts, targets, LORA, _train_config(epochs=1, checkpoint_steps=0), tmp_path / "first")
+    wider = LORA.model_copy(update={"r": 8})  # ignored: the saved adapter's rank and targets go on
+    second = finetune(
+        base,
+        prompts,
+        targets,
+        wider,
+        _train_config(epochs=1, checkpoint_steps=0),
+        tmp_path / "second",
+        start_from=first.adapter_dir,
+    )
+    start, went_on = (load_finetuned(base, r.adapter_dir)[0] for r in (first, second))
+    assert went_on.peft_config["default"].r == 4
+    assert second.losses[0] < first.losses[0]  # it starts where the first left off, not from a fresh adapter
+    lora_b = [name for name, _ in went_on.named_parameters() if "lora_B" in name]
+    changed = [not torch.equal(dict(start.named_parameters())[n], dict(went_on.named_parameters())[n]) for n in lora_b]
+    assert lora_b and all(changed)
