@@ -24,6 +24,18 @@ class BaseModelSpec:
     family: str  # "llama" or "mistral": picks the config and model class
     hub_id: str | None = None  # None: built offline from `tiny`
     tiny: TinyShape | None = None
+    billions: float | None = None  # parameters, for defaults that follow a real model's size
+
+
+def size_defaults(spec: BaseModelSpec) -> tuple[dict[str, object], dict[str, object]]:
+    """(train, lora) settings a fine-tune of this model gets unless the profile sets them; none for a tiny analog
+    (its profile's values are tuned for it). Common LoRA practice: larger models take smaller learning rates and
+    micro-batches, with accumulation keeping 16 examples a step."""
+    if spec.billions is None:
+        return {}, {}
+    learning_rate, batch = (2e-4, 8) if spec.billions <= 4 else (1e-4, 4) if spec.billions <= 10 else (5e-5, 2)
+    train = {"learning_rate": learning_rate, "batch_size": batch, "gradient_accumulation_steps": 16 // batch}
+    return train | {"max_length": 1024, "epochs": 2}, {"r": 16, "alpha": 32, "dropout": 0.05}
 
 
 MODEL_REGISTRY: dict[str, BaseModelSpec] = {
@@ -37,10 +49,10 @@ MODEL_REGISTRY: dict[str, BaseModelSpec] = {
         BaseModelSpec("tiny-llama-l", "llama", tiny=TinyShape(256, 2, 8, 2, 768)),  # ~ Llama 3.1 8B
         BaseModelSpec("tiny-mistral", "mistral", tiny=TinyShape(128, 2, 4, 1, 448)),  # ~ Mistral 7B
         BaseModelSpec("tiny-mistral-l", "mistral", tiny=TinyShape(256, 2, 8, 2, 896)),  # ~ Mistral Small 22B
-        BaseModelSpec("llama-3.2-1b", "llama", hub_id="meta-llama/Llama-3.2-1B"),
-        BaseModelSpec("llama-3.2-3b", "llama", hub_id="meta-llama/Llama-3.2-3B"),
-        BaseModelSpec("llama-3.1-8b", "llama", hub_id="meta-llama/Llama-3.1-8B"),
-        BaseModelSpec("mistral-7b", "mistral", hub_id="mistralai/Mistral-7B-v0.3"),
-        BaseModelSpec("mistral-small-22b", "mistral", hub_id="mistralai/Mistral-Small-Instruct-2409"),
+        BaseModelSpec("llama-3.2-1b", "llama", hub_id="meta-llama/Llama-3.2-1B", billions=1.24),
+        BaseModelSpec("llama-3.2-3b", "llama", hub_id="meta-llama/Llama-3.2-3B", billions=3.21),
+        BaseModelSpec("llama-3.1-8b", "llama", hub_id="meta-llama/Llama-3.1-8B", billions=8.03),
+        BaseModelSpec("mistral-7b", "mistral", hub_id="mistralai/Mistral-7B-v0.3", billions=7.25),
+        BaseModelSpec("mistral-small-22b", "mistral", hub_id="mistralai/Mistral-Small-Instruct-2409", billions=22.2),
     )
 }

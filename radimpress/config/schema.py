@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from radimpress.config.catalog import MODEL_REGISTRY
+from radimpress.config.catalog import MODEL_REGISTRY, size_defaults
 from radimpress.errors import ProfileError
 
 InputConfig = Literal["findings", "findings_clinical", "instruction"]
@@ -319,8 +319,16 @@ class JudgeConfig(StrictModel):
     """The factual-correctness judge: an LM fine-tuned on (reference, generated) -> score."""
 
     model: str = Field("tiny-llama", description="Base model of the judge.")
-    lora: LoraConfig = Field(default_factory=LoraConfig, description="Adapter of the judge.")
-    train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation of the judge.")
+    lora: LoraConfig = Field(
+        default_factory=LoraConfig,
+        description="Adapter of the judge; for a real model, rank 16 and alpha 32 unless set.",
+    )
+    train: TrainConfig = Field(
+        default_factory=TrainConfig,
+        description="Optimisation of the judge; for a real model, the learning rate and micro-batch follow its size "
+        "(2e-4 and 8 up to 4B parameters, 1e-4 and 4 up to 10B, 5e-5 and 2 above; 16 examples a step, 2 epochs, "
+        "1024 tokens) unless set.",
+    )
     folds: int = Field(
         5,
         ge=2,
@@ -346,6 +354,24 @@ class JudgeConfig(StrictModel):
     @classmethod
     def _known_model(cls, name: str) -> str:
         return _check_model_name(name)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_follow_the_model_size(cls, data: Any) -> Any:
+        """A real judge model gets learning rate, rank and batch for its size wherever the profile is silent
+        (tiny defaults such as learning rate 2e-3 would wreck an 8B judge)."""
+        if not isinstance(data, dict):
+            return data
+        spec = MODEL_REGISTRY.get(data.get("model", cls.model_fields["model"].default))
+        train, lora = size_defaults(spec) if spec else ({}, {})
+        if not train and not lora:
+            return data
+
+        def filled(section: str, defaults: dict[str, object]) -> dict[str, object]:
+            given = data.get(section) or {}
+            return defaults | (given.model_dump(exclude_unset=True) if isinstance(given, BaseModel) else given)
+
+        return data | {"train": filled("train", train), "lora": filled("lora", lora)}
 
 
 class TrackingConfig(StrictModel):

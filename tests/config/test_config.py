@@ -161,3 +161,29 @@ def test_models_are_chosen_on_a_validation_split_that_exists(tmp_path):
 
 def test_rouge_lsum_can_choose_the_top_models(tmp_path):
     assert load_profile(_write_profile(tmp_path, {"name": "x", "select": {"metric": "rougeLsum_f1"}})).select
+
+
+@pytest.mark.parametrize(
+    ("model", "learning_rate", "batch_size"),
+    [("llama-3.2-1b", 2e-4, 8), ("llama-3.1-8b", 1e-4, 4), ("mistral-7b", 1e-4, 4), ("mistral-small-22b", 5e-5, 2)],
+)
+def test_a_real_judge_model_gets_defaults_for_its_size(model, learning_rate, batch_size):
+    from radimpress.config import JudgeConfig
+
+    judge = JudgeConfig(model=model)
+    assert (judge.train.learning_rate, judge.train.batch_size) == (learning_rate, batch_size)
+    assert judge.train.batch_size * judge.train.gradient_accumulation_steps == 16
+    assert (judge.lora.r, judge.lora.alpha) == (16, 32)
+
+
+def test_what_the_profile_sets_wins_over_the_size_defaults_and_tiny_models_keep_theirs():
+    from radimpress.config import JudgeConfig
+
+    judge = JudgeConfig(model="llama-3.1-8b", train={"learning_rate": 3e-4}, lora={"r": 4})
+    assert judge.train.learning_rate == 3e-4 and judge.train.batch_size == 4  # set, and followed the size
+    assert judge.lora.r == 4 and judge.lora.alpha == 32
+    tiny = JudgeConfig(model="tiny-llama")
+    assert tiny.train.learning_rate == 2e-3 and tiny.lora.r == 8  # the tiny analog keeps the profile defaults
+    assert JudgeConfig.model_validate(judge.model_dump()) == judge  # a logged profile reloads to the same judge
+    smoke = load_profile("smoke").judge
+    assert smoke.train.learning_rate == 0.003 and smoke.perturbations == 1000
