@@ -21,6 +21,7 @@ from radimpress.errors import RadimpressError
 CONFIDENCE = 0.95
 RESAMPLES = 1000
 MEAN_PREDICTOR = "always the mean"
+HUMAN_CEILING = "another reviewer"
 STATISTICS = ("kendall_tau_b", "spearman_rho", "weighted_kappa", "mae")
 
 
@@ -143,6 +144,25 @@ def _statistics(truth: np.ndarray, predicted: np.ndarray, ranked: np.ndarray) ->
     return np.array([tau, rho, np.nan_to_num(kappa), np.abs(truth - predicted).mean()], dtype=float)
 
 
+def reviewer_against_reviewer(answers: pl.DataFrame, seed: int = 0, resamples: int = RESAMPLES) -> Agreement | None:
+    """The human ceiling: one reviewer's score as the prediction of another's, on the items both scored (every
+    pair of reviewers, each shared item a row; intervals resample items). None when no item has two reviewers.
+
+    Args:
+        answers: The review store's answers: reviewer, item_id, score.
+    """
+    scores = answers.select("reviewer", "item_id", pl.col("score").cast(pl.Float64))
+    pairs = scores.join(scores, on="item_id", suffix="_other").filter(pl.col("reviewer") < pl.col("reviewer_other"))
+    if pairs.height < 2:
+        return None
+    truth, other = pairs["score"].to_numpy(), pairs["score_other"].to_numpy()
+    constant = np.full(len(truth), truth.mean())
+    predictions = {HUMAN_CEILING: other, MEAN_PREDICTOR: constant}
+    ranks = {MEAN_PREDICTOR: np.zeros(len(truth))}
+    found = agreement_with_reviewers(truth, predictions, ranks, pairs["item_id"].to_list(), seed, resamples)
+    return found[0]
+
+
 def half_up(scores: np.ndarray) -> np.ndarray:
     """Scores rounded to whole points, halves up (6.5 is 7: Python's round would make it 6)."""
     return np.floor(np.asarray(scores, dtype=float) + 0.5).astype(int)
@@ -156,8 +176,10 @@ def agreement_frame(agreements: list[Agreement]) -> pl.DataFrame:
         for name in STATISTICS:
             row |= {name: a.values[name], f"{name}_low": a.low[name], f"{name}_high": a.high[name]}
         value, low, high = a.mae_minus_mean
-        rows.append(row | {"mae_minus_mean": value, "mae_minus_mean_low": low, "mae_minus_mean_high": high})
-    return pl.DataFrame(rows).with_columns(pl.lit(agreements[0].n_items).alias("items"))
+        rows.append(
+            row | {"mae_minus_mean": value, "mae_minus_mean_low": low, "mae_minus_mean_high": high, "items": a.n_items}
+        )
+    return pl.DataFrame(rows)
 
 
 def agreement_markdown_rows(frame: pl.DataFrame) -> pl.DataFrame:
@@ -188,11 +210,17 @@ def trust_sentences(frame: pl.DataFrame, judge: str = "judge") -> list[str]:
             "do not rank models by its scores; review more samples."
         )
     for name, row in rows.items():
-        if name in (judge, MEAN_PREDICTOR):
+        if name in (judge, MEAN_PREDICTOR, HUMAN_CEILING):
             continue
         if mine["kendall_tau_b"] <= row["kendall_tau_b"]:
             sentences.append(
                 f"The judge ranks the reviewed items no better than {name} "
                 f"(Kendall tau-b {mine['kendall_tau_b']:.2f} against {row['kendall_tau_b']:.2f})."
             )
+    if HUMAN_CEILING in rows:
+        ceiling = rows[HUMAN_CEILING]
+        sentences.append(
+            f"Reviewers agree with each other at Kendall tau-b {ceiling['kendall_tau_b']:.2f} (MAE "
+            f"{ceiling['mae']:.2f}) on the items two of them scored: no judge can be trusted beyond that ceiling."
+        )
     return sentences

@@ -18,6 +18,7 @@ from radimpress.evaluation.trust import (
     agreement_with_reviewers,
     calibrated_out_of_fold,
     mean_out_of_fold,
+    reviewer_against_reviewer,
     trust_sentences,
 )
 from radimpress.files import read_frame, read_json, write_frame, write_json
@@ -52,7 +53,10 @@ def judge_train_stage(
     result = train_judge(base, reviewed, cfg, out, learnt if learnt.is_dir() else None)
     scored = _with_metrics(result.out_of_fold, reviewed, metrics)
     write_frame(scored, out / "out_of_fold.parquet")
-    trust = agreement_frame(_agreements(scored, cfg.train.seed))
+    agreements = _agreements(scored, cfg.train.seed)
+    answers = review_dir / "answers.parquet"  # reviewers' own answers, when people reviewed
+    ceiling = reviewer_against_reviewer(read_frame(answers), cfg.train.seed) if answers.is_file() else None
+    trust = agreement_frame(agreements + ([ceiling] if ceiling else []))
     trust.write_csv(out / TRUST_FILE)
     judge_row = trust.row(by_predicate=pl.col("predictor") == "judge", named=True)
     summary = {

@@ -13,6 +13,7 @@ from radimpress.evaluation.trust import (
     grouped_folds,
     half_up,
     mean_out_of_fold,
+    reviewer_against_reviewer,
     trust_sentences,
 )
 
@@ -94,3 +95,20 @@ def test_the_verdict_says_plainly_when_the_judge_does_not_beat_the_mean_or_a_met
     assert "below always predicting the mean by" in words and "no better than" not in words
     cells = agreement_markdown_rows(good).row(0, named=True)
     assert cells["predictor"] == "judge" and cells["kendall_tau_b"] == "1.0 [1.0, 1.0]" and cells["items"] == 60
+
+
+def test_the_human_ceiling_is_one_reviewer_predicting_another_on_shared_items():
+    answers = pl.DataFrame(
+        {
+            "reviewer": ["a"] * 6 + ["b"] * 6 + ["c"] * 2,
+            "item_id": [f"i{k}" for k in range(6)] * 2 + ["i0", "x"],
+            "score": [1, 3, 5, 7, 9, 10, 1, 3, 5, 7, 9, 10, 2, 4],
+        }
+    )
+    ceiling = reviewer_against_reviewer(answers, resamples=200)
+    assert ceiling.predictor == "another reviewer" and ceiling.n_items == 8  # a-b six times, a-c and b-c on i0
+    assert ceiling.values["mae"] == pytest.approx(2 / 8)
+    assert reviewer_against_reviewer(answers.filter(pl.col("reviewer") == "a")) is None
+    frame = agreement_frame([*_agreements({"judge": TRUTH.copy()}).values(), ceiling])
+    assert frame["items"].to_list() == [60, 60, 8]
+    assert "Reviewers agree with each other at Kendall tau-b" in " ".join(trust_sentences(frame))

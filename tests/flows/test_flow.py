@@ -427,6 +427,7 @@ def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_sc
     parent = comparison.search_runs([experiment.experiment_id], f"tags.`prefect.flow_run_id` = '{run_id}'")[0]
     text = Path(comparison.download_artifacts(parent.info.run_id, "comparison/comparison.md")).read_text()
     assert "Reviewers' own scores" in text and "krippendorff_alpha" in text and "Pairwise: the top two" in text
+    assert "| another reviewer |" in text  # the human ceiling beside the judge in the trust table
     alpha = parent.data.metrics["review.krippendorff_alpha"]
     assert parent.data.metrics["review.krippendorff_alpha_ci_low"] <= alpha <= 1
     assert "review.kappa.dr-a.dr-b" in parent.data.metrics
