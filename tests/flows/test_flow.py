@@ -32,6 +32,9 @@ EXPENSIVE += ("score-", "review_sample", "learn_perturbations", "train_judge", "
 SCORES = [f"{k}_{p}" for k in ("rouge1", "rouge2", "rougeL", "rougeLsum") for p in ("precision", "recall", "f1")]
 SCORES += ["bleu", "bertscore_precision", "bertscore_recall", "bertscore_f1", "similarity_all-MiniLM-L6-v2"]
 SMOKE_GRID = {"grid": {"train.learning_rate": [0.006]}}  # the first hyper-parameter set of the smoke sweep
+# The smoke run proves the judge; the other flow tests only need one, fast: few pairs, two folds.
+QUICK_JUDGE = {"model": "tiny-llama", "folds": 2, "perturbations": 60, "perturbation_epochs": 1, "human_weight": 1}
+QUICK_JUDGE |= {"train": {"epochs": 2, "learning_rate": 0.003, "batch_size": 16, "max_length": 320, "seed": 0}}
 METRICS = [f"val/{name}" for name in SCORES] + [
     "train_loss",
     "val_loss",
@@ -147,7 +150,8 @@ def test_full_flow_tracks_every_variant_in_mlflow(stack, smoke_run):
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     parent = parents[0]
     assert parent.data.tags["review.source"] == "simulated"
-    assert parent.data.metrics["judge_n_items"] == 100 and parent.data.metrics["judge_folds"] == 5
+    # 100 asked for, 90 there: the five top variants' impressions of the 18 MRI test reports.
+    assert parent.data.metrics["judge_n_items"] == 90 and parent.data.metrics["judge_folds"] == 5
     trust = parent.data.metrics  # every predictor's out-of-fold agreement with the reviewers, with its interval
     for predictor in ("judge", "rougeL_f1", "bertscore_f1", "always_the_mean"):
         low, high = trust[f"trust.{predictor}.mae_ci_low"], trust[f"trust.{predictor}.mae_ci_high"]
@@ -226,7 +230,7 @@ def test_prefect_artifacts_and_gpu_tags(stack, smoke_run):
     body = {"flow_runs": {"id": {"any_": [smoke_run]}}, "limit": 200}
     runs = httpx.post(f"{stack.api}/task_runs/filter", json=body).json()
     gpu = {r["name"].split("-")[0].split("_")[0] for r in runs if "gpu" in r["tags"]}
-    assert gpu == {"base", "finetune", "generate", "train", "judge"}
+    assert gpu == {"base", "finetune", "generate", "learn", "train", "judge"}  # learn_perturbations: the judge's
     # One slot, taken inside the tasks for real work only: a tag limit would queue cached tasks for it.
     assert httpx.get(f"{stack.api}/v2/concurrency_limits/gpu").json()["limit"] == 1
     assert httpx.get(f"{stack.api}/concurrency_limits/tag/gpu").status_code == 404
@@ -261,6 +265,7 @@ def test_changing_one_row_reruns_only_what_depends_on_it(stack, smoke_run, tmp_p
         "models": ["tiny-llama", "tiny-mistral"],
         "input_configs": ["findings", "findings_clinical"],
         "sweep": SMOKE_GRID,
+        "judge": QUICK_JUDGE,
     }
     profile = _profile_file(folder, "export", data=data, **small)
     first = stack.run_deployment(profile)
@@ -307,6 +312,7 @@ def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory
         tiny_base={"vocab_size": 512, "pretrain_reports": 300, "pretrain_steps": 30},  # fast: quality is not the point
         train={"epochs": 1, "learning_rate": 0.003, "batch_size": 16, "max_length": 256, "seed": 0},
         review={"source": "simulated", "n_samples": 30, "seed": 0},
+        judge=QUICK_JUDGE,
         faults={"finetune_failures": {"tiny-mistral": 2}},  # both attempts of the task fail; a flow retry is the 3rd
     )
     run_id = stack.run_deployment(profile)
@@ -387,6 +393,7 @@ def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_sc
         models=["tiny-llama", "tiny-mistral"],
         input_configs=["findings_clinical"],
         sweep=SMOKE_GRID,  # the smoke run's fine-tunes, generations and scores, from cache
+        judge=QUICK_JUDGE,
         review=review | {"seed": 0, "store": str(store_path)},
     )
     run_id = stack.run_deployment(profile)
