@@ -98,21 +98,22 @@ def negate(statements, free, rng, context, weights):
 
 def swap_side(statements, free, rng, context, weights):
     """Left for right: the right finding in the wrong place."""
-    candidates = [i for i in free if _SIDE.search(statements[i]) and not _NEGATIVE.search(statements[i])]
-    if not candidates:
-        return None
-    i = rng.choice(candidates)
-    changed = _SIDE.sub(lambda m: _cased(_SIDES[m[1].lower()], m[1]), statements[i], count=1)
-    return _replace(statements, i, changed), [("wrong_location", weights.contradiction, True)], i, None
+    return _swap_word(statements, free, rng, _SIDE, _SIDES, ("wrong_location", weights.contradiction, True))
 
 
 def change_severity(statements, free, rng, context, weights):
-    candidates = [i for i in free if _SEVERITY.search(statements[i]) and not _NEGATIVE.search(statements[i])]
+    """Mild for severe and the like: the right finding, the wrong severity."""
+    return _swap_word(statements, free, rng, _SEVERITY, _SEVERITIES, ("wrong_severity", weights.contradiction, True))
+
+
+def _swap_word(statements, free, rng, pattern: re.Pattern[str], swaps: dict[str, str], error: Error):
+    """One stated (not denied) statement's first `pattern` word replaced by its swap, keeping its case."""
+    candidates = [i for i in free if pattern.search(statements[i]) and not _NEGATIVE.search(statements[i])]
     if not candidates:
         return None
     i = rng.choice(candidates)
-    changed = _SEVERITY.sub(lambda m: _cased(_SEVERITIES[m[1].lower()], m[1]), statements[i], count=1)
-    return _replace(statements, i, changed), [("wrong_severity", weights.contradiction, True)], i, None
+    changed = pattern.sub(lambda m: _cased(swaps[m[1].lower()], m[1]), statements[i], count=1)
+    return _replace(statements, i, changed), [error], i, None
 
 
 def reword(statements, free, rng, context, weights):

@@ -191,3 +191,11 @@ def test_a_finetune_goes_on_from_a_saved_adapter_with_its_rank(base, tmp_path):
     lora_b = [name for name, _ in went_on.named_parameters() if "lora_B" in name]
     changed = [not torch.equal(dict(start.named_parameters())[n], dict(went_on.named_parameters())[n]) for n in lora_b]
     assert lora_b and all(changed)
+
+
+def test_a_full_fine_tune_has_no_adapter_to_start_from(base):
+    from radimpress.errors import RadimpressError
+    from radimpress.modeling.train import trainable_model
+
+    with pytest.raises(RadimpressError, match="method full has no adapter to start from"):
+        trainable_model(base, LORA, "full", start_from=base)
