@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,6 @@ PARTS = ("precision", "recall", "f1")
 BLEU_STATS = "bleu_stats"  # per report: sacrebleu's sufficient statistics, summed to give corpus BLEU
 DEFAULT_ENCODER_LAYERS = 6  # all-MiniLM-L6-v2 (the offline default) has 6 layers and is not in bert-score's table
 BATCH_SIZE = 64  # bert-score's and sentence-transformers' default
-PROBE_EVERY = 16  # batches: a shared machine's load changes while it encodes
 # Sentence ends, line breaks and the numbers of a numbered list start the sentences ROUGE-Lsum compares.
 _SENTENCE_BREAK = re.compile(r"(?<![0-9][.)])(?<=[.!?;])\s+|\n+|\s+(?=\d{1,2}[.)]\s)")
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -205,32 +203,18 @@ def _token_weights(ids: list[int], special: set[int]):
 
 
 def _hidden_states(model, padded: list[tuple]) -> list:
-    """Each padded batch's hidden states (bert-score's `bert_encode`), on the thread count that runs fastest now.
+    """Each padded batch's hidden states (bert-score's `bert_encode`), on the process's own thread count.
 
-    On 2 cores shared with other jobs, one thread encoded twice as fast as two (OpenMP's threads spin waiting
-    for each other); on idle cores, two are faster. So batches 1 and 2 of every PROBE_EVERY run on one thread and
-    on all, and the others on the faster per token. The numbers are identical on any thread count (tested).
+    The thread count is never tuned on the fly: on some CPUs (this project's 2-core Xeons among them) one thread and
+    two give hidden states that differ in the last bits, so a count chosen by timing made scores depend on the
+    machine's load. A score is a reproducible number first, a fast one second.
     """
-    import torch
     from bert_score.utils import bert_encode
 
-    cores = torch.get_num_threads()
-    candidates = [1, cores] if model.device.type == "cpu" and cores > 1 else [cores]
-    seconds_per_token: dict[int, float] = {}
-    outputs = []
-    try:
-        for index, (tokens, _, mask) in enumerate(padded):
-            trial = index % PROBE_EVERY - 1
-            probing = 0 <= trial < len(candidates)
-            threads = candidates[trial] if probing else min(seconds_per_token, key=seconds_per_token.get, default=cores)
-            torch.set_num_threads(threads)
-            started = time.perf_counter()
-            outputs.append(bert_encode(model, tokens.to(model.device), attention_mask=mask.to(model.device)).cpu())
-            if probing:
-                seconds_per_token[threads] = (time.perf_counter() - started) / tokens.numel()
-    finally:
-        torch.set_num_threads(cores)
-    return outputs
+    return [
+        bert_encode(model, tokens.to(model.device), attention_mask=mask.to(model.device)).cpu()
+        for tokens, _, mask in padded
+    ]
 
 
 def greedy_matching(predictions: list[str], references: list[str], encoded: dict) -> np.ndarray:
