@@ -15,7 +15,10 @@ from radimpress.errors import RadimpressError
 def _check(args: argparse.Namespace) -> None:
     from radimpress.config import load_profile
     from radimpress.data.ingest import ingest
+    from radimpress.data.segment import segment_by_modality
+    from radimpress.errors import InputDataError
     from radimpress.modeling.registry import hub_token, preflight
+    from radimpress.stages.segment import require_modelled
 
     profile = load_profile(args.profile)
     preflight(profile, hub_token())
@@ -23,7 +26,15 @@ def _check(args: argparse.Namespace) -> None:
     kept, quarantined = result.reports.height, result.quarantine.height
     reasons = result.quarantine.group_by("reason").len().sort("reason").iter_rows()
     by_reason = f" ({', '.join(f'{reason} {n}' for reason, n in reasons)})" if quarantined else ""
+    if kept == 0:  # "valid: 0 reports usable" would send a user on to a flow that can only fail
+        raise InputDataError(f"no report is usable: all {quarantined} rows were quarantined{by_reason}")
+    segments = segment_by_modality(result.reports)
+    require_modelled(segments, profile.data.model_modalities)
     print(f"profile '{profile.name}' is valid: {kept} reports usable, {quarantined} quarantined{by_reason}")
+    modelled = set(profile.data.model_modalities)
+    by_size = sorted(segments.items(), key=lambda item: (-item[1].height, item[0]))
+    shown = ", ".join(f"{m} {frame.height}{' (modelled)' if m in modelled else ''}" for m, frame in by_size)
+    print(f"modalities: {shown}")
 
 
 def _synthesize(args: argparse.Namespace) -> None:

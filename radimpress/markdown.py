@@ -6,9 +6,11 @@ import polars as pl
 
 
 def markdown_table(frame: pl.DataFrame, float_digits: int = 2) -> str:
-    """A GitHub-flavoured Markdown table; floats rounded for reading."""
+    """A GitHub-flavoured Markdown table; floats rounded for reading, nulls shown as "-" (as the HTML pages do)."""
 
     def cell(value: object) -> str:
+        if value is None:
+            return "-"
         return f"{value:.{float_digits}f}" if isinstance(value, float) else str(value)
 
     header = "| " + " | ".join(frame.columns) + " |"

@@ -107,13 +107,38 @@ def test_valid_file_profile_reports_usable_and_quarantined_rows(tmp_path, capsys
     for status, out, err in _run_both(["check", str(profile)], capsys, tmp_path):
         assert (status, err) == (0, "")
         expected = "2 reports usable, 2 quarantined (impression_equals_findings 1, no_findings 1)"
-        assert out == f"profile 'cli-test' is valid: {expected}\n"
+        assert out == f"profile 'cli-test' is valid: {expected}\nmodalities: ct 1, mri 1 (modelled)\n"
+
+
+def test_no_usable_report_is_an_error_not_valid(tmp_path, capsys):
+    nothing_usable = EXPORT.with_columns(pl.col("findings").alias("impression"))  # each impression repeats findings
+    profile = _profile(tmp_path, _csv(tmp_path, nothing_usable))
+    error = _one_line_error(["check", str(profile)], capsys, tmp_path)
+    assert error == (
+        "radimpress: no report is usable: all 4 rows were quarantined (impression_equals_findings 3, no_findings 1)"
+    )
+
+
+def test_a_modelled_modality_without_reports_fails_at_check_not_at_segment(tmp_path, capsys):
+    data = {"source": "file", "path": str(_csv(tmp_path, EXPORT)), "model_modalities": ["mri", "ultrasound"]}
+    profile = _profile(tmp_path, data=data)
+    error = _one_line_error(["check", str(profile)], capsys, tmp_path)
+    assert error.endswith("no 'ultrasound' reports to model (data.model_modalities); modalities found: ct 1, mri 1")
+
+
+def test_a_misspelt_modality_is_refused_at_load_naming_the_known_ones(tmp_path, capsys):
+    data = {"source": "file", "path": str(_csv(tmp_path, EXPORT)), "model_modalities": ["mri", "mammo"]}
+    profile = _profile(tmp_path, data=data)
+    error = _one_line_error(["check", str(profile)], capsys, tmp_path)
+    assert "data.model_modalities" in error and "'mammo' is not a modality" in error
+    assert "mri, ct, ultrasound, mammography, nuclear_medicine, fluoroscopy, xray, unknown" in error
 
 
 def test_shipped_smoke_profile_checks(tmp_path, capsys):
     for status, out, err in _run_both(["check", "smoke"], capsys, tmp_path):
         assert (status, err) == (0, "")
         assert out.startswith("profile 'smoke' is valid: 800 reports usable")
+        assert "\nmodalities: " in out and "mri " in out and "(modelled)" in out
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

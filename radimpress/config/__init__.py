@@ -4,6 +4,7 @@
 
 from radimpress.config.schema import (
     CANONICAL_COLUMNS,
+    MODALITIES,
     ColumnMapping,
     DataConfig,
     EncoderConfig,
@@ -45,6 +46,7 @@ __all__ = [
     "InputConfig",
     "JudgeConfig",
     "LoraConfig",
+    "MODALITIES",
     "Profile",
     "RandomSweep",
     "Range",

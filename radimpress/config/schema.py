@@ -34,7 +34,15 @@ CANONICAL_COLUMNS = (
     "findings",
     "impression",
 )
+# Modality codes the segment stage gives; a profile naming any other (a typo such as "mammo") is refused at load.
+MODALITIES = ("mri", "ct", "ultrasound", "mammography", "nuclear_medicine", "fluoroscopy", "xray", "unknown")
 ExportFormat = Literal["auto", "csv", "tsv", "parquet", "jsonl", "text_folder"]
+
+
+def _known_modality(value: str) -> str:
+    if value not in MODALITIES:
+        raise ValueError(f"'{value}' is not a modality; the known ones are: {', '.join(MODALITIES)}")
+    return value
 
 
 class StrictModel(BaseModel):
@@ -96,7 +104,14 @@ class DataConfig(StrictModel):
     @field_validator("model_modalities")
     @classmethod
     def _unique_modalities(cls, values: list[str]) -> list[str]:
+        for value in values:
+            _known_modality(value)
         return _require_unique(values)
+
+    @field_validator("default_modality")
+    @classmethod
+    def _known_default_modality(cls, value: str | None) -> str | None:
+        return None if value is None else _known_modality(value)
 
     @field_validator("path", mode="before")
     @classmethod

@@ -144,6 +144,15 @@ def test_repeated_models_are_rejected(tmp_path):
         load_profile(path)
 
 
+@pytest.mark.parametrize(("field", "value"), [("model_modalities", ["mri", "mammo"]), ("default_modality", "MR")])
+def test_an_unknown_modality_is_refused_at_load_naming_the_known_ones(tmp_path, field, value):
+    path = _write_profile(tmp_path, {"name": "m", "data": {field: value}})
+    bad = "mammo" if field == "model_modalities" else "MR"
+    known = "mri, ct, ultrasound, mammography, nuclear_medicine, fluoroscopy, xray, unknown"
+    with pytest.raises(ProfileError, match=rf"data\.{field}.*'{bad}' is not a modality; the known ones are: {known}"):
+        load_profile(path)
+
+
 def test_a_path_names_an_environment_variable(tmp_path, monkeypatch):
     raw = {"name": "env", "data": {"source": "file", "path": "${REPORTS_DIR}/export.csv"}, "review": {"source": "file"}}
     monkeypatch.setenv("REPORTS_DIR", str(tmp_path))

@@ -56,7 +56,9 @@ def test_markdown_puts_key_numbers_first(markdown):
     assert "PHI matches found by the regex screen: 4 (reports with a match per category: date 2, titled_name 2)." in (
         markdown
     )
-    assert "| mri | findings | 3 | 0 | 6.00 | 3.61 | 3 | 3.20 | 5.00 | 9.50 | 10 |" in markdown
+    assert "| mri | findings | 3 | 0 | 0.00 | 6.00 | 3.61 | 3 | 3.20 | 5.00 | 9.50 | 10 |" in markdown
+    # no ct report has clinical information: no statistics of it, rather than a median of 0 words
+    assert "| ct | clinical_information | 5 | 5 | 1.00 | - | - | - | - | - | - | - |" in markdown
     assert "![Quarantined rows by reason](quarantine.png)" in markdown
     assert "Smith" not in markdown and "01/02/2020" not in markdown
 
@@ -71,7 +73,8 @@ def test_html_is_self_contained_with_headline_first(page):
     assert '<div class="fact"><b>3</b>rows quarantined</div>' in headline
     assert '<div class="fact"><b>4</b>PHI matches found</div>' in headline
     # per modality: reports, median words of clinical information, findings and impression, templated normal share
-    assert '<tr><td>ct</td><td class="number">5</td><td class="number">0.0</td><td class="number">2.0</td>' in headline
+    # (no ct report has clinical information: "-", not 0 words)
+    assert '<tr><td>ct</td><td class="number">5</td><td>-</td><td class="number">2.0</td>' in headline
     assert '<td class="number">40.0%</td></tr>' in headline
 
 

@@ -69,6 +69,7 @@ def test_word_count_stats_of_findings(stats):
         {
             "reports": 3,
             "missing": 0,
+            "missing_share": 0.0,
             "mean": 6.0,
             "std": 13**0.5,
             "min": 3,
@@ -80,22 +81,16 @@ def test_word_count_stats_of_findings(stats):
     )
 
 
-def test_missing_sections_count_zero_words_and_are_counted(stats):
-    # "Headache." is 1 word; a null and a blank clinical information count 0 words and as missing
+def test_word_counts_are_over_present_sections_with_the_share_missing_beside_them(stats):
+    # "Headache." is the one clinical information present (1 word); a null and a blank one are missing, not 0 words
     row = _row(stats["word_counts"], modality="mri", section="clinical_information")
     assert row == pytest.approx(
-        {
-            "reports": 3,
-            "missing": 2,
-            "mean": 1 / 3,
-            "std": 1 / 3**0.5,
-            "min": 0,
-            "p5": 0,
-            "median": 0,
-            "p95": 0.9,
-            "max": 1,
-        }
+        {"reports": 3, "missing": 2, "missing_share": 2 / 3, "mean": 1.0, "min": 1, "p5": 1.0, "median": 1.0}
+        | {"p95": 1.0, "max": 1, "std": None}
     )
+    # no ct report has clinical information: no statistics at all rather than a median of 0
+    row = _row(stats["word_counts"], modality="ct", section="clinical_information")
+    assert row["missing_share"] == 1.0 and row["median"] is None and row["mean"] is None
 
 
 def test_missing_values_count_null_and_blank_per_modality_and_column(stats):
@@ -120,20 +115,39 @@ def test_modality_counts_per_body_part_most_frequent_first(stats):
 
 
 def test_outliers_among_present_sections():
-    # 20 findings of 10 words, one of 100 and one of 2; a missing one is left out.
-    # p99 of the 22 lengths: position 0.99 * 21 = 20.79 between 10 and 100 -> 10 + 0.79 * 90 = 81.1: one very long.
+    # 20 findings of 10 words, one of 100 and one of 2; a missing one is left out. 22 present: under 100, so a
+    # modified z-score decides. Median 10 and MAD 0 (most are 10): the spread is the mean absolute deviation
+    # (90 + 8) / 22 = 4.4545 x 1.2533 = 5.5829; very long above 10 + 3.5 x 5.5829 = 29.54: the 100 only.
     # mean 302 / 22 = 13.7, sample std 19.3: z(100) = 4.46, z(2) = -0.61, z(10) = -0.19: one |z| > 3.
     findings = ["w " * 10] * 20 + ["w " * 100, "Small effusion.", None]
     reports = _reports([{"modality": "xray", "findings": f, "impression": "Normal."} for f in findings])
     outliers = eda_statistics(reports)["outliers"]
     assert _row(outliers, section="findings") == pytest.approx(
-        {"modality": "xray", "present": 22, "very_short": 1, "p99": 81.1, "very_long": 1, "z_over_3": 1}
+        {"modality": "xray", "present": 22, "very_short": 1, "long_rule": "robust_z", "long_above": 29.54}
+        | {"very_long": 1, "z_over_3": 1},
+        abs=0.01,
     )
-    # every impression is 1 word: all very short, none long, std 0 gives no z
+    # every impression is 1 word: all very short; all equal, so no spread, no threshold and none long
     assert _row(outliers, section="impression") == pytest.approx(
-        {"modality": "xray", "present": 23, "very_short": 23, "p99": 1.0, "very_long": 0, "z_over_3": 0}
+        {"modality": "xray", "present": 23, "very_short": 23, "long_rule": "robust_z", "long_above": None}
+        | {"very_long": 0, "z_over_3": 0}
     )
     assert _row(outliers, section="clinical_information")["present"] == 0
+
+
+def test_a_small_group_has_no_long_outlier_by_construction():
+    # Two findings of 5 and 50 words: "> p99" would flag the 50. Median 27.5, MAD 22.5 -> spread 33.36;
+    # threshold 27.5 + 3.5 x 33.36 = 144.3: neither is very long.
+    reports = _reports([{"modality": "us", "findings": "w " * n, "impression": "Normal."} for n in (5, 50)])
+    row = _row(eda_statistics(reports)["outliers"], section="findings")
+    assert row["very_long"] == 0 and row["long_above"] == pytest.approx(144.25, abs=0.01)
+
+
+def test_a_large_group_flags_above_its_99th_percentile():
+    # 1..120 words: p99 at position 0.99 x 119 = 117.81 -> 118.81; the 119 and 120 are very long.
+    reports = _reports([{"modality": "ct", "findings": "w " * n, "impression": "Normal."} for n in range(1, 121)])
+    row = _row(eda_statistics(reports)["outliers"], section="findings")
+    assert row["long_rule"] == "p99" and row["long_above"] == pytest.approx(118.81) and row["very_long"] == 2
 
 
 def test_top_impressions_are_normalised_with_shares(stats):

@@ -65,27 +65,33 @@ def _by_modality(lengths: pl.DataFrame, section: str) -> dict[str, np.ndarray]:
 
 
 def plot_word_counts(lengths: pl.DataFrame, path: Path) -> Path:
-    """One histogram per section, one line per modality, each modality's bars summing to 1 so small ones show."""
+    """One histogram per section, one line per modality, over the reports that have the section; each modality's
+    bars sum to 1 so small ones show, and its legend entry gives the share of reports without the section."""
     plt = _pyplot()
     figure, axes = plt.subplots(1, len(SECTIONS), figsize=(5 * len(SECTIONS), 4), squeeze=False)
     for axis, section in zip(axes[0], SECTIONS, strict=True):
-        groups = _by_modality(lengths, section)
-        upper = int(lengths.filter(pl.col("section") == section)["words"].quantile(0.99, "nearest") or 0) + 1
+        every = _by_modality(lengths, section)
+        present = lengths.filter((pl.col("section") == section) & (pl.col("words") > 0))
+        upper = int(present["words"].quantile(0.99, "nearest") or 0) + 1
         step = -(-upper // 30)  # about 30 bins, each a whole number of words wide
-        for modality, words in groups.items():
-            weights = np.full(len(words), 1 / len(words))
+        for modality, words in every.items():
+            missing = float(np.mean(words == 0))
+            words = words[words > 0]
+            if not len(words):
+                continue
             axis.hist(
                 words,
                 bins=range(0, upper + step, step),
-                weights=weights,
+                weights=np.full(len(words), 1 / len(words)),
                 histtype="step",
                 linewidth=1.5,
-                label=f"{modality} (n={len(words):,})",
+                label=f"{modality} (n={len(words):,}, {missing:.0%} missing)",
             )
         axis.set_title(f"{_title(section)} (up to the 99th percentile)")
-        axis.set_xlabel("words per report (missing = 0)")
-        axis.set_ylabel("share of the modality's reports")
-    axes[0][0].legend(title="modality")
+        axis.set_xlabel("words per report, where present")
+        axis.set_ylabel("share of the modality's reports with it")
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(title="modality", fontsize="small")
     return _save(figure, path)
 
 

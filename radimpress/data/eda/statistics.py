@@ -84,7 +84,7 @@ def _has_text(column: str) -> pl.Expr:
 
 
 def section_lengths(reports: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per report and section: modality, section, words (split at whitespace; missing = 0, as the study did)."""
+    """One row per report and section: modality, section, words (split at whitespace; a missing section has 0)."""
     words = [pl.col(s).str.count_matches(r"\S+").fill_null(0).alias(s) for s in SECTIONS]
     return reports.select("modality", *words).unpivot(
         index="modality", on=list(SECTIONS), variable_name="section", value_name="words"
@@ -92,43 +92,75 @@ def section_lengths(reports: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def word_count_stats(lengths: pl.LazyFrame) -> pl.LazyFrame:
-    """Per modality and section: reports, missing (0 words), mean, std, min, p5, median, p95, max of words per report.
+    """Per modality and section: reports, missing (0 words) and its share, then mean, std, min, p5, median, p95 and
+    max of words over the reports where the section is present.
 
-    Quantiles interpolate linearly and std is the sample std (ddof 1), as pandas computes them.
+    A missing section is not a section of 0 words: counted as one, it would give a median of 0 for clinical
+    information whenever most reports lack it. Quantiles interpolate linearly, std is the sample std (ddof 1), as
+    pandas computes them; null where no report has the section.
     """
     words = pl.col("words")
+    present = words.filter(words > 0)
     return (
         lengths.group_by("modality", "section")
         .agg(
             pl.len().alias("reports"),
             (words == 0).sum().alias("missing"),
-            words.mean().alias("mean"),
-            words.std().alias("std"),
-            words.min().alias("min"),
-            words.quantile(0.05, "linear").alias("p5"),
-            words.median().alias("median"),
-            words.quantile(0.95, "linear").alias("p95"),
-            words.max().alias("max"),
+            ((words == 0).sum() / pl.len()).alias("missing_share"),
+            present.mean().alias("mean"),
+            present.std().alias("std"),
+            present.min().alias("min"),
+            present.quantile(0.05, "linear").alias("p5"),
+            present.median().alias("median"),
+            present.quantile(0.95, "linear").alias("p95"),
+            present.max().alias("max"),
         )
         .sort("modality", "section")
     )
 
 
-def length_outliers(lengths: pl.LazyFrame) -> pl.LazyFrame:
-    """Per modality and section, among sections present: very short (< 3 words), very long (> p99), |z| > 3.
+# Below this many present sections a 99th percentile is one of the few largest values, so "> p99" would flag a
+# fixed count (one report in any group, even of two); a robust z-score flags only what stands out.
+P99_MIN_REPORTS = 100
+ROBUST_Z_LIMIT = 3.5  # Iglewicz and Hoaglin's cut-off for the modified z-score
 
-    Missing sections are left out here: counted as 0 words they would drag the mean and flag nothing useful.
+
+def _robust_scale(present: pl.Expr) -> pl.Expr:
+    """The spread of a modified z-score: MAD / 0.6745, or, when over half the values are equal (MAD 0), the mean
+    absolute deviation x 1.2533 (Iglewicz and Hoaglin); 0 when all values are equal."""
+    deviation = (present - present.median()).abs()
+    return pl.when(deviation.median() > 0).then(deviation.median() / 0.6745).otherwise(deviation.mean() * 1.2533)
+
+
+def _long_above(present: pl.Expr) -> pl.Expr:
+    """Words above which a section is very long: the p99 in large groups, else median + 3.5 robust spreads (null
+    when every length is equal: nothing stands out)."""
+    robust = present.median() + ROBUST_Z_LIMIT * _robust_scale(present)
+    robust = pl.when(_robust_scale(present) > 0).then(robust)
+    return pl.when(present.len() >= P99_MIN_REPORTS).then(present.quantile(0.99, "linear")).otherwise(robust)
+
+
+def length_outliers(lengths: pl.LazyFrame) -> pl.LazyFrame:
+    """Per modality and section, among sections present: very short (< 3 words), very long, |z| > 3.
+
+    Very long is above the p99 where at least `P99_MIN_REPORTS` reports have the section, else a modified z-score
+    over `ROBUST_Z_LIMIT`; `long_rule` says which, `long_above` gives the threshold. Missing sections are left out:
+    counted as 0 words they would drag the mean and flag nothing useful.
     """
     present = pl.col("words").filter(pl.col("words") > 0)
-    p99 = present.quantile(0.99, "linear")
     z = (present - present.mean()) / present.std()
+    long_above = _long_above(present)
     return (
         lengths.group_by("modality", "section")
         .agg(
             present.len().alias("present"),
             (present < 3).sum().alias("very_short"),
-            p99.alias("p99"),
-            (present > p99).sum().alias("very_long"),
+            pl.when(present.len() >= P99_MIN_REPORTS)
+            .then(pl.lit("p99"))
+            .otherwise(pl.lit("robust_z"))
+            .alias("long_rule"),
+            long_above.alias("long_above"),
+            (present > long_above).sum().fill_null(0).alias("very_long"),
             (z.abs().fill_nan(0) > 3).sum().alias("z_over_3"),  # NaN where all lengths are equal (std 0)
         )
         .sort("modality", "section")
@@ -320,7 +352,9 @@ def eda_summary(tables: dict[str, pl.DataFrame], reasons: pl.DataFrame, phi: pl.
     summary |= {f"{m}.reports": n for m, n in templated.select("modality", "reports").iter_rows()}
     summary |= {f"{m}.templated_normal_share": v for m, v in templated.select("modality", "share").iter_rows()}
     summary |= _section_metrics(tables["word_counts"], {"median": "words_median", "mean": "words_mean"})
-    summary |= _section_metrics(tables["word_counts"], {"p95": "words_p95", "missing": "missing"})
+    summary |= _section_metrics(
+        tables["word_counts"], {"p95": "words_p95", "missing": "missing", "missing_share": "missing_share"}
+    )
     summary |= _section_metrics(tables["outliers"], {"very_short": "very_short", "very_long": "very_long"})
     summary |= _section_metrics(tables["vocabulary"], {"vocabulary": "vocabulary"})
     return {key: value for key, value in summary.items() if value is not None and value == value}  # MLflow: no NaN
