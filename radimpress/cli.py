@@ -21,7 +21,7 @@ def _check(args: argparse.Namespace) -> None:
     from radimpress.stages.segment import require_modelled
 
     profile = load_profile(args.profile)
-    preflight(profile, hub_token())
+    _print_memory_plan(profile)
     result = ingest(profile.data)
     kept, quarantined = result.reports.height, result.quarantine.height
     reasons = result.quarantine.group_by("reason").len().sort("reason").iter_rows()
@@ -30,11 +30,44 @@ def _check(args: argparse.Namespace) -> None:
         raise InputDataError(f"no report is usable: all {quarantined} rows were quarantined{by_reason}")
     segments = segment_by_modality(result.reports)
     require_modelled(segments, profile.data.model_modalities)
-    print(f"profile '{profile.name}' is valid: {kept} reports usable, {quarantined} quarantined{by_reason}")
+    print(f"data: {kept} reports usable, {quarantined} quarantined{by_reason}")
     modelled = set(profile.data.model_modalities)
     by_size = sorted(segments.items(), key=lambda item: (-item[1].height, item[0]))
     shown = ", ".join(f"{m} {frame.height}{' (modelled)' if m in modelled else ''}" for m, frame in by_size)
     print(f"modalities: {shown}")
+    _require_models(profile)
+    preflight(profile, hub_token())  # downloads what is missing where the profile allows it; checks vLLM
+    print(f"profile '{profile.name}' is valid")
+
+
+def _print_memory_plan(profile) -> None:
+    """The GPU memory each real model's fine-tune needs, before anything is downloaded or loaded."""
+    import polars as pl
+
+    from radimpress.markdown import markdown_table
+    from radimpress.modeling.memory import profile_memory_plan
+
+    rows = profile_memory_plan(profile)
+    if rows:
+        print("memory plan per GPU (estimated from each model's shape; the micro-batch is the largest that fits):")
+        print(markdown_table(pl.DataFrame(rows)))
+
+
+def _require_models(profile) -> None:
+    """Every missing model named at once, with the command that fetches it (unless the profile downloads them)."""
+    from radimpress.errors import ModelUnavailableError
+    from radimpress.modeling.registry import download_command, missing_models
+
+    missing = missing_models(profile)
+    if not missing or profile.hub.download:
+        return
+    print("to download (where the Hub is reachable; gated models need HF_TOKEN), then copy HF_HOME here:")
+    for name in missing:
+        print(f"  {download_command(name, profile.hub)}    # {name}")
+    raise ModelUnavailableError(
+        f"{len(missing)} of the profile's models are not on this machine: {', '.join(missing)} (commands above; "
+        "or set hub.download: true, or model_paths.<name> to a local folder)"
+    )
 
 
 def _synthesize(args: argparse.Namespace) -> None:

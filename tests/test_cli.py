@@ -107,7 +107,7 @@ def test_valid_file_profile_reports_usable_and_quarantined_rows(tmp_path, capsys
     for status, out, err in _run_both(["check", str(profile)], capsys, tmp_path):
         assert (status, err) == (0, "")
         expected = "2 reports usable, 2 quarantined (impression_equals_findings 1, no_findings 1)"
-        assert out == f"profile 'cli-test' is valid: {expected}\nmodalities: ct 1, mri 1 (modelled)\n"
+        assert out == f"data: {expected}\nmodalities: ct 1, mri 1 (modelled)\nprofile 'cli-test' is valid\n"
 
 
 def test_no_usable_report_is_an_error_not_valid(tmp_path, capsys):
@@ -137,8 +137,9 @@ def test_a_misspelt_modality_is_refused_at_load_naming_the_known_ones(tmp_path, 
 def test_shipped_smoke_profile_checks(tmp_path, capsys):
     for status, out, err in _run_both(["check", "smoke"], capsys, tmp_path):
         assert (status, err) == (0, "")
-        assert out.startswith("profile 'smoke' is valid: 800 reports usable")
+        assert out.startswith("data: 800 reports usable")
         assert "\nmodalities: " in out and "mri " in out and "(modelled)" in out
+        assert out.endswith("profile 'smoke' is valid\n") and "memory plan" not in out  # tiny models: no GPU plan
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -149,3 +150,24 @@ def test_synthesize_writes_reports(tmp_path, capsys, suffix):
     frame = pl.read_csv(path) if suffix == ".csv" else pl.read_parquet(path)
     assert frame.height == 7
     assert frame["report_id"].to_list()[0] == "SYN-000001"
+
+
+def test_check_of_the_study_profile_plans_memory_and_names_every_download(tmp_path, capsys, monkeypatch):
+    from radimpress.sim.synthetic import generate_reports
+
+    export = tmp_path / "export.csv"
+    generate_reports(60, seed=0).drop("ground_truth").write_csv(export)
+    monkeypatch.setenv("RADIMPRESS_EXPORT", str(export))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))  # no weights on this machine
+    models = ["llama-3.2-1b", "llama-3.2-3b", "llama-3.1-8b", "mistral-7b", "mistral-small-22b"]
+    for status, out, err in _run_both(["check", "study"], capsys, tmp_path):
+        assert status == 2 and "Traceback" not in err and err.count("\n") == 1
+        assert err.startswith(f"radimpress: 5 of the profile's models are not on this machine: {', '.join(models)}")
+        plan = [line for line in out.splitlines() if line.startswith("| ") and "micro-batch" in line]
+        # 5 models x 2 LoRA ranks of the sweep, and the judge; every one fits both GPUs
+        assert len(plan) == 11 and {line.split(" | ")[0][2:] for line in plan} == set(models)
+        assert "| mistral-small-22b | fine-tune | qlora | 1024 | 2 | 16 |" in out
+        assert "  hf download meta-llama/Llama-3.2-1B    # llama-3.2-1b" in out
+        assert "  hf download mistralai/Mistral-Small-Instruct-2409    # mistral-small-22b" in out
+        assert out.index("memory plan per GPU") < out.index("data: 60 reports usable") < out.index("to download")
+        assert "is valid" not in out

@@ -193,6 +193,16 @@ class TrainConfig(StrictModel):
     oom_backoffs: int = Field(
         3, ge=0, description="Times a CUDA out-of-memory error may halve the micro-batch before the fine-tune fails."
     )
+    gradient_checkpointing: bool | None = Field(
+        None,
+        description="Recompute activations in the backward pass: less memory, about a third more compute. "
+        "None: on for models above 1B parameters.",
+    )
+    optimizer: Literal["auto", "adamw", "adamw_8bit", "paged_adamw_8bit"] = Field(
+        "auto",
+        description="auto: paged 8-bit AdamW (bitsandbytes) for qlora on a GPU, else AdamW. 8-bit moments take 2 "
+        "bytes a parameter instead of 8; paged ones move to CPU memory under pressure instead of failing.",
+    )
     eval_steps: int = Field(
         0, ge=0, description="Validation loss every N optimizer steps; 0: at the end of every epoch."
     )
@@ -509,10 +519,19 @@ class Profile(StrictModel):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow.")
     sweep: SweepConfig = Field(default_factory=SweepConfig, description="Hyper-parameter sweep (grid and random).")
     faults: FaultsConfig = Field(default_factory=FaultsConfig, description="Injected failures (testing only).")
+    per_model: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="model name -> {'lora.<field>' or 'train.<field>': value} set for that model's fine-tunes only, "
+        "on top of every sweep set (e.g. {mistral-small-22b: {train.method: qlora}}): the model's value wins.",
+    )
 
     @model_validator(mode="after")
     def _sweep_keys_are_fields(self) -> Profile:
-        hyper_parameter_sets(self)  # checks every key and value by building the configs
+        unlisted = sorted(set(self.per_model) - set(self.models))
+        if unlisted:
+            raise ValueError(f"per_model names {unlisted[0]}, which is not in models")
+        for model in [None, *self.per_model]:
+            hyper_parameter_sets(self, model)  # checks every key and value by building the configs
         return self
 
     @field_validator("models")
@@ -616,16 +635,18 @@ def _describe(exc: ValidationError) -> str:
 SECTIONS = {"lora": LoraConfig, "train": TrainConfig}
 
 
-def hyper_parameter_sets(profile: Profile) -> list[tuple[LoraConfig, TrainConfig]]:
-    """The sweep's sets (grid, then random draws), duplicates removed; just (lora, train) without a sweep.
+def hyper_parameter_sets(profile: Profile, model: str | None = None) -> list[tuple[LoraConfig, TrainConfig]]:
+    """The sweep's sets (grid, then random draws), duplicates removed; just (lora, train) without a sweep. With
+    `model`, its `per_model` settings are applied on top of each set.
 
     Raises:
-        ValueError: a sweep key names no field of lora or train, or a value does not fit the field.
+        ValueError: a sweep or per_model key names no field of lora or train, or a value does not fit the field.
     """
     changes = [*_grid(profile.sweep.grid), *(_draws(profile.sweep.random) if profile.sweep.random else [])]
+    own = profile.per_model.get(model, {}) if model else {}
     sets, seen = [], set()
     for change in changes or [{}]:
-        pair = _apply(profile.lora, profile.train, change)
+        pair = _apply(profile.lora, profile.train, change | own)
         key = config_digest(*pair)
         if key not in seen:
             seen.add(key)
@@ -659,7 +680,7 @@ def _apply(lora: LoraConfig, train: TrainConfig, change: dict[str, Any]) -> tupl
     for key, value in change.items():
         section, _, name = key.partition(".")
         if section not in SECTIONS or name not in SECTIONS[section].model_fields:
-            raise ValueError(f"sweep key '{key}' is not a field of lora or train")
+            raise ValueError(f"sweep or per_model key '{key}' is not a field of lora or train")
         values[section][name] = value
     try:
         return LoraConfig(**values["lora"]), TrainConfig(**values["train"])

@@ -1,7 +1,8 @@
 """Model variants: one fine-tune per (modality, base model, input configuration, hyper-parameters).
 
 The hyper-parameter sets come from the profile's `sweep`: every combination of its grid, plus `random.n` sets
-drawn (seeded) from its random space, each applied on top of the profile's `lora` and `train`.
+drawn (seeded) from its random space, each applied on top of the profile's `lora` and `train`, then the model's own
+`per_model` settings (a 22B model on QLoRA where the others use LoRA).
 """
 
 from __future__ import annotations
@@ -44,5 +45,5 @@ def expand_variants(profile: Profile) -> list[VariantSpec]:
         for modality in profile.data.model_modalities
         for model in profile.models
         for input_config in profile.input_configs
-        for lora, train in hyper_parameter_sets(profile)
+        for lora, train in hyper_parameter_sets(profile, model)
     ]

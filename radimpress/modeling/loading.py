@@ -21,12 +21,17 @@ def load_tokenizer(source: str | Path):
     return tokenizer
 
 
-def load_base_model(source: str | Path):
-    """The causal LM at a local folder or in the local Hugging Face cache (never downloads)."""
+def load_base_model(source: str | Path, master_weights: bool = False):
+    """The causal LM at a local folder or in the local Hugging Face cache (never downloads).
+
+    bf16 on a GPU that has it, fp32 elsewhere; `master_weights` keeps fp32 on the GPU too, for a full fine-tune
+    under bf16 autocast (bf16 weights lose updates smaller than 1/256 of themselves).
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
-    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported() and not master_weights
+    dtype = torch.bfloat16 if bf16 else torch.float32
     model = AutoModelForCausalLM.from_pretrained(str(source), local_files_only=True, dtype=dtype)
     return model.to("cuda" if torch.cuda.is_available() else "cpu")
 

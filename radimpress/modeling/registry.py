@@ -40,12 +40,31 @@ def resolve_pretrained(name: str, local_paths: dict[str, str], hub: HubConfig | 
     if snapshot:
         return snapshot  # the snapshot folder names the commit, so a newer download gets new cache keys
     at = f" at revision '{revision}'" if revision else ""
-    pin = f" --revision {revision}" if revision else ""
     raise ModelUnavailableError(
-        f"model '{name}' ({repo}{at}) is not on this machine: run `hf download {repo}{pin}` where the Hub is "
+        f"model '{name}' ({repo}{at}) is not on this machine: run `{download_command(name, hub)}` where the Hub is "
         f"reachable (gated models need HF_TOKEN) and copy HF_HOME here, set hub.download: true in the profile, "
         f"or set model_paths.{name} to a local folder"
     )
+
+
+def download_command(name: str, hub: HubConfig | None = None) -> str:
+    """The shell command that fetches a model's weights into the Hugging Face cache, at its pinned revision."""
+    revision = _revision(name, hub)
+    return f"hf download {hub_id(name, hub)}" + (f" --revision {revision}" if revision else "")
+
+
+def missing_models(profile: Profile) -> list[str]:
+    """The profile's pretrained models (fine-tuned and judge) whose weights are not on this machine."""
+    names = dict.fromkeys([*profile.models, profile.judge.model])
+    missing = []
+    for name in names:
+        if is_tiny(name):
+            continue
+        try:
+            resolve_pretrained(name, profile.model_paths, profile.hub)
+        except ModelUnavailableError:
+            missing.append(name)
+    return missing
 
 
 def check_available(

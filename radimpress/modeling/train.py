@@ -39,6 +39,14 @@ from radimpress.config import LoraConfig, TrainConfig
 from radimpress.errors import RadimpressError
 from radimpress.files import RUN_FACTS, data_dir, write_json
 from radimpress.modeling.loading import load_base_model, load_quantized_model, load_tokenizer, save_weights
+from radimpress.modeling.memory import (
+    architecture_of,
+    optimizer_name,
+    parameter_count,
+    require_fit,
+    training_setup,
+    uses_gradient_checkpointing,
+)
 from radimpress.modeling.packing import collate, pack_dataset, tokenize_dataset
 from radimpress.modeling.resources import PeakMemory
 
@@ -103,7 +111,27 @@ def finetune(
         data = _Data(tokenizer, rows, eval_rows, len(examples), start_from)
         return _train(base, data, lora, train, out_dir, batch_size, accumulation, on_progress, callbacks)
 
-    return with_oom_backoff(attempt, train.batch_size, train.gradient_accumulation_steps, train.oom_backoffs)
+    batch_size, accumulation = train.batch_size, train.gradient_accumulation_steps
+    if torch.cuda.is_available():  # plan before loading: refuse in one line what cannot fit, shrink what can
+        gpu = torch.cuda.get_device_properties(0)
+        batch_size = planned_micro_batch(base, lora, train, gpu.total_memory, gpu.name)
+        accumulation = accumulation * train.batch_size // batch_size  # the same examples per optimizer step
+    return with_oom_backoff(attempt, batch_size, accumulation, train.oom_backoffs)
+
+
+def planned_micro_batch(base: str | Path, lora: LoraConfig, train: TrainConfig, gpu_bytes: float, gpu: str) -> int:
+    """The largest micro-batch up to `train.batch_size` whose memory plan fits a GPU of `gpu_bytes`.
+
+    Raises:
+        ModelDoesNotFitError: not even micro-batch 1 fits.
+    """
+    shape = architecture_of(base)
+    setup = training_setup(lora, train, parameter_count(shape))
+    return require_fit(Path(base).name, shape, setup, gpu_bytes, gpu)
+
+
+# The names transformers' TrainingArguments(optim=...) knows them by.
+_TRAINER_OPTIMIZERS = {"adamw": "adamw_torch", "adamw_8bit": "adamw_bnb_8bit", "paged_adamw_8bit": "paged_adamw_8bit"}
 
 
 def with_oom_backoff(attempt: Callable[[int, int], T], batch_size: int, accumulation: int, max_backoffs: int) -> T:
@@ -155,11 +183,18 @@ def _train(base, data: _Data, lora, train, out_dir, batch_size, accumulation, on
     set_seed(train.seed)  # before the adapter exists: LoRA's initial weights come from torch's global RNG
     with PeakMemory() as peak:
         model = trainable_model(base, lora, train.method, data.start_from)
+        checkpointing = uses_gradient_checkpointing(train, sum(p.numel() for p in model.parameters()))
         evaluating = data.eval_rows is not None
         trainer = Trainer(
             model=model,
             args=_arguments(
-                train, out_dir / "trainer", batch_size, accumulation, model.device.type == "cpu", evaluating
+                train,
+                out_dir / "trainer",
+                batch_size,
+                accumulation,
+                model.device.type == "cpu",
+                evaluating,
+                checkpointing,
             ),
             train_dataset=rows,
             eval_dataset=data.eval_rows,
@@ -264,7 +299,13 @@ def _evaluation_arguments(train: TrainConfig, evaluating: bool) -> dict:
 
 
 def _arguments(
-    train: TrainConfig, folder: Path, batch_size: int, accumulation: int, cpu: bool, evaluating: bool = False
+    train: TrainConfig,
+    folder: Path,
+    batch_size: int,
+    accumulation: int,
+    cpu: bool,
+    evaluating: bool = False,
+    checkpointing: bool = False,
 ) -> TrainingArguments:
     bf16 = train.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     saving = {
@@ -284,6 +325,10 @@ def _arguments(
         bf16=bf16,
         logging_steps=1,
         save_total_limit=2,  # the last two: a kill while writing one leaves the other
+        optim=_TRAINER_OPTIMIZERS[optimizer_name(train, not cpu)],
+        gradient_checkpointing=checkpointing,
+        # Non-reentrant checkpointing works with frozen inputs (LoRA) without enable_input_require_grads.
+        gradient_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None,
         report_to="none",
         seed=train.seed,
         disable_tqdm=True,
@@ -298,7 +343,7 @@ def trainable_model(base: str | Path, lora: LoraConfig, method: str, start_from:
     if method == "full":
         if start_from is not None:
             raise RadimpressError("method full has no adapter to start from: use lora or qlora")
-        return load_base_model(base)
+        return load_base_model(base, master_weights=True)
     if method == "qlora":
         model = prepare_model_for_kbit_training(load_quantized_model(base), use_gradient_checkpointing=False)
     else:

@@ -65,7 +65,7 @@ def test_no_sweep_is_one_set(tmp_path):
 @pytest.mark.parametrize(
     ("sweep", "message"),
     [
-        ({"grid": {"lora.rank": [4]}}, "sweep key 'lora.rank' is not a field of lora or train"),
+        ({"grid": {"lora.rank": [4]}}, "sweep or per_model key 'lora.rank' is not a field of lora or train"),
         ({"grid": {"train.batch_size": [0]}}, "sweep value for batch_size is invalid"),
         ({"grid": {"train.method": ["dora"]}}, "sweep value for method is invalid"),
         ({"random": {"n": 1, "space": {"train.learning_rate": {"low": 0.1, "high": 0.01}}}}, "low < high"),
@@ -75,3 +75,32 @@ def test_a_bad_sweep_is_a_one_line_profile_error(tmp_path, sweep, message):
     with pytest.raises(ProfileError, match=message) as caught:
         _profile(tmp_path, sweep)
     assert "\n" not in str(caught.value)
+
+
+def test_per_model_settings_apply_to_that_models_variants_only(tmp_path):
+    import yaml
+
+    path = tmp_path / "p.yaml"
+    fields = {
+        "name": "p",
+        "models": ["tiny-llama", "tiny-mistral"],
+        "sweep": {"grid": {"train.learning_rate": [0.001, 0.01]}},
+        "per_model": {"tiny-mistral": {"train.method": "qlora", "lora.r": 4}},
+    }
+    path.write_text(yaml.safe_dump(fields))
+    variants = expand_variants(load_profile(path))
+    settings = {(v.model, v.train.method, v.lora.r, v.train.learning_rate) for v in variants}
+    assert settings == {
+        ("tiny-llama", "lora", 8, 0.001),
+        ("tiny-llama", "lora", 8, 0.01),
+        ("tiny-mistral", "qlora", 4, 0.001),
+        ("tiny-mistral", "qlora", 4, 0.01),
+    }
+    fields["per_model"] = {"tiny-llama-l": {"lora.r": 4}}
+    path.write_text(yaml.safe_dump(fields))
+    with pytest.raises(ProfileError, match="per_model names tiny-llama-l, which is not in models"):
+        load_profile(path)
+    fields["per_model"] = {"tiny-llama": {"train.rate": 4}}
+    path.write_text(yaml.safe_dump(fields))
+    with pytest.raises(ProfileError, match="per_model key 'train.rate' is not a field of lora or train"):
+        load_profile(path)

@@ -199,3 +199,21 @@ def test_a_full_fine_tune_has_no_adapter_to_start_from(base):
 
     with pytest.raises(RadimpressError, match="method full has no adapter to start from"):
         trainable_model(base, LORA, "full", start_from=base)
+
+
+@pytest.mark.parametrize("method", ["lora", "qlora"])
+def test_gradient_checkpointing_trains_to_the_same_losses(base, tmp_path, method):
+    # Recomputing the activations (with the dropout masks replayed) must not change what is learnt.
+    seen = []
+
+    class Checkpointing(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            seen.append(model.get_base_model().is_gradient_checkpointing)
+
+    config = _train_config(method=method, checkpoint_steps=0)
+    plain = finetune(base, *_pairs(base), LORA, config, tmp_path / "a", callbacks=[Checkpointing()])
+    config = _train_config(method=method, checkpoint_steps=0, gradient_checkpointing=True)
+    recomputed = finetune(base, *_pairs(base), LORA, config, tmp_path / "b", callbacks=[Checkpointing()])
+    assert seen == [False, True]  # a tiny base is under 1B parameters: off unless asked
+    assert recomputed.losses == pytest.approx(plain.losses, rel=1e-4)
+    assert len(plain.losses) == 24
