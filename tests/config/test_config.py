@@ -29,6 +29,7 @@ def test_smoke_profile_is_shipped():
 @pytest.mark.parametrize("name", shipped_profiles())
 def test_every_shipped_profile_loads(name, monkeypatch, tmp_path):
     monkeypatch.setenv("RADIMPRESS_IU_XRAY", str(tmp_path / "indiana_reports.csv"))  # iu_xray names its data so
+    monkeypatch.setenv("RADIMPRESS_EXPORT", str(tmp_path / "export.csv"))  # and study
     profile = load_profile(name)
     assert isinstance(profile, Profile)
     assert profile.name == name
