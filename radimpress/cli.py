@@ -22,6 +22,8 @@ def _check(args: argparse.Namespace) -> None:
 
     profile = load_profile(args.profile)
     _print_memory_plan(profile)
+    _require_models(profile)
+    preflight(profile, hub_token())  # before any work: downloads what the profile allows, checks vLLM
     result = ingest(profile.data)
     kept, quarantined = result.reports.height, result.quarantine.height
     reasons = result.quarantine.group_by("reason").len().sort("reason").iter_rows()
@@ -35,8 +37,6 @@ def _check(args: argparse.Namespace) -> None:
     by_size = sorted(segments.items(), key=lambda item: (-item[1].height, item[0]))
     shown = ", ".join(f"{m} {frame.height}{' (modelled)' if m in modelled else ''}" for m, frame in by_size)
     print(f"modalities: {shown}")
-    _require_models(profile)
-    preflight(profile, hub_token())  # downloads what is missing where the profile allows it; checks vLLM
     print(f"profile '{profile.name}' is valid")
 
 

@@ -169,5 +169,5 @@ def test_check_of_the_study_profile_plans_memory_and_names_every_download(tmp_pa
         assert "| mistral-small-22b | fine-tune | qlora | 1024 | 2 | 16 |" in out
         assert "  hf download meta-llama/Llama-3.2-1B    # llama-3.2-1b" in out
         assert "  hf download mistralai/Mistral-Small-Instruct-2409    # mistral-small-22b" in out
-        assert out.index("memory plan per GPU") < out.index("data: 60 reports usable") < out.index("to download")
-        assert "is valid" not in out
+        assert out.index("memory plan per GPU") < out.index("to download")
+        assert "data:" not in out and "is valid" not in out  # it fails before any work

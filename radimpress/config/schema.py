@@ -233,7 +233,12 @@ class TinyBaseConfig(StrictModel):
 class GenerateConfig(StrictModel):
     """Batched generation over the test split: greedy by default, beam search or sampling on request."""
 
-    max_new_tokens: int = Field(48, gt=0, description="Cap on generated impression tokens.")
+    max_new_tokens: int | None = Field(
+        None,
+        gt=0,
+        description="Cap on generated impression tokens; None: the room the fine-tune kept for its targets (the "
+        "training impressions' 99th percentile + 8 tokens).",
+    )
     backend: Literal["transformers", "vllm"] = Field(
         "transformers",
         description="transformers: runs everywhere, the tested reference; vllm: GPU only, one engine per base "

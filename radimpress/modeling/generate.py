@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from radimpress.config import GenerateConfig
+from radimpress.modeling.prompts import encode_prompts  # the one encoding, shared with training
 
 
 @dataclass(frozen=True)
@@ -30,16 +31,17 @@ def generate_texts(
     cfg: GenerateConfig,
     on_progress: Callable[[float], None] | None = None,
 ) -> GenerationResult:
-    """Greedy completions of `prompts`, decoded without the prompt and special tokens."""
+    """Greedy completions of `prompts`, decoded without the prompt and special tokens.
+
+    Raises:
+        ValueError: `cfg.max_new_tokens` is not set (the generate stage sets it from the fine-tune).
+    """
+    if cfg.max_new_tokens is None:
+        raise ValueError("generate.max_new_tokens must be set to generate outside the generate stage")
     encoded = encode_prompts(tokenizer, prompts)
     started = time.perf_counter()
     generated = generate_token_ids(model, tokenizer, encoded, cfg, on_progress)
     return decoded_result(tokenizer, generated, time.perf_counter() - started)
-
-
-def encode_prompts(tokenizer, prompts: list[str]) -> list[list[int]]:
-    """Token ids of each prompt as built (the prompt templates already hold any special tokens they need)."""
-    return [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
 
 
 def decoded_result(tokenizer, generated: list[list[int]], seconds: float) -> GenerationResult:

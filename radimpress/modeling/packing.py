@@ -21,6 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
+from radimpress.modeling.prompts import encode_prompts
+
 if TYPE_CHECKING:
     from datasets import Dataset
 
@@ -29,16 +31,26 @@ EXAMPLE_COLUMNS = ("input_ids", "labels")
 ROW_COLUMNS = ("input_ids", "labels", "position_ids")  # a packed row
 # In every cache key: a change to this file or to the tokenizer libraries must not reuse files written before it
 # (`datasets` hashes a module-level function by its name, not its code).
-_CODE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest() + version("tokenizers") + version("transformers")
+_SOURCES = (Path(__file__), Path(__file__).with_name("prompts.py"))  # prompts.py encodes the prompts
+_CODE = (
+    "".join(hashlib.sha256(p.read_bytes()).hexdigest() for p in _SOURCES)
+    + version("tokenizers")
+    + version("transformers")
+)
 
 
-def tokenize_pairs(tokenizer, prompts: list[str], targets: list[str], max_length: int) -> list[dict]:
-    """input_ids = prompt + target + EOS; labels mask the prompt. Long prompts lose their start, not the target."""
-    columns = _tokenize_batch({"prompt": prompts, "target": targets}, tokenizer, max_length)
+def tokenize_pairs(
+    tokenizer, prompts: list[str], targets: list[str], max_length: int, max_target: int | None = None
+) -> list[dict]:
+    """input_ids = prompt + target + EOS; labels mask the prompt. A target is cut to `max_target` tokens (EOS
+    included; default: all but 7 of `max_length`); a prompt still too long loses its start, not the target."""
+    columns = _tokenize_batch({"prompt": prompts, "target": targets}, tokenizer, max_length, max_target)
     return [dict(zip(EXAMPLE_COLUMNS, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-def tokenize_dataset(tokenizer, prompts: list[str], targets: list[str], max_length: int, cache_dir: Path) -> Dataset:
+def tokenize_dataset(
+    tokenizer, prompts: list[str], targets: list[str], max_length: int, cache_dir: Path, max_target: int | None = None
+) -> Dataset:
     """`tokenize_pairs` as a batched `Dataset.map`, memory-mapped from (and cached in) a file in `cache_dir`.
 
     Returns:
@@ -52,11 +64,11 @@ def tokenize_dataset(tokenizer, prompts: list[str], targets: list[str], max_leng
     pairs = Dataset(
         InMemoryTable.from_pydict({"prompt": prompts, "target": targets}), fingerprint=_texts_key(prompts, targets)
     )
-    key = _key(pairs._fingerprint, tokenizer, max_length)
+    key = _key(pairs._fingerprint, tokenizer, max_length, max_target)
     return pairs.map(
         _tokenize_batch,
         batched=True,
-        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length},
+        fn_kwargs={"tokenizer": tokenizer, "max_length": max_length, "max_target": max_target},
         remove_columns=["prompt", "target"],
         features=_int32_lists(EXAMPLE_COLUMNS),
         cache_file_name=_cache_file(cache_dir, "tokenized", key),
@@ -65,11 +77,16 @@ def tokenize_dataset(tokenizer, prompts: list[str], targets: list[str], max_leng
     )
 
 
-def _tokenize_batch(batch: dict[str, list[str]], tokenizer, max_length: int) -> dict[str, list[list[int]]]:
-    prompts, targets = _token_ids(tokenizer, batch["prompt"]), _token_ids(tokenizer, batch["target"])
+def _tokenize_batch(
+    batch: dict[str, list[str]], tokenizer, max_length: int, max_target: int | None = None
+) -> dict[str, list[list[int]]]:
+    # Prompts are encoded exactly as generation encodes them; targets carry no special tokens but the final EOS.
+    prompts, targets = encode_prompts(tokenizer, batch["prompt"]), _token_ids(tokenizer, batch["target"])
+    room = max_length - 7 if max_target is None else max_target  # a long target leaves at least 7 prompt tokens
     columns: dict[str, list[list[int]]] = {name: [] for name in EXAMPLE_COLUMNS}
     for prompt_ids, target_ids in zip(prompts, targets, strict=True):
-        target_ids = target_ids[: max_length - 8] + [tokenizer.eos_token_id]  # a long target leaves 7 prompt tokens
+        target_ids = target_ids[: room - 1] + [tokenizer.eos_token_id]
+        # Prompts fitted to their budget (`prompts.fit_prompt`) are never cut here; others lose their start.
         prompt_ids = prompt_ids[-(max_length - len(target_ids)) :]
         columns["input_ids"].append(prompt_ids + target_ids)
         columns["labels"].append([IGNORE_INDEX] * len(prompt_ids) + target_ids)

@@ -85,10 +85,14 @@ def finetune(
     cache_dir: Path | None = None,
     validation: tuple[list[str], list[str]] | None = None,
     start_from: Path | None = None,
+    max_target: int | None = None,
 ) -> TrainResult:
     """Fine-tune `base` and save the adapter (or model) with its tokenizer to `out_dir/adapter`.
 
     `start_from` is a LoRA or QLoRA adapter of `base` to go on training (its rank and targets, not `lora`'s).
+
+    `max_target` caps each target's tokens (end-of-sequence included); prompts should already fit the rest
+    (`prompts.fit_prompt`), as generation will see them.
 
     `validation` (prompts, targets) is evaluated for its loss during training, and early stopping reads it.
 
@@ -103,9 +107,9 @@ def finetune(
         raise RadimpressError("train.early_stopping_patience needs a validation split with reports in it")
     tokenizer = load_tokenizer(base)
     cache_dir = cache_dir or data_dir() / EXAMPLES_CACHE
-    examples = tokenize_dataset(tokenizer, prompts, targets, train.max_length, cache_dir)
+    examples = tokenize_dataset(tokenizer, prompts, targets, train.max_length, cache_dir, max_target)
     rows = pack_dataset(examples, train.max_length, cache_dir) if train.packing else examples
-    eval_rows = _validation_rows(tokenizer, validation, train, cache_dir)
+    eval_rows = _validation_rows(tokenizer, validation, train, cache_dir, max_target)
 
     def attempt(batch_size: int, accumulation: int) -> TrainResult:
         data = _Data(tokenizer, rows, eval_rows, len(examples), start_from)
@@ -130,8 +134,12 @@ def planned_micro_batch(base: str | Path, lora: LoraConfig, train: TrainConfig, 
     return require_fit(Path(base).name, shape, setup, gpu_bytes, gpu)
 
 
-# The names transformers' TrainingArguments(optim=...) knows them by.
-_TRAINER_OPTIMIZERS = {"adamw": "adamw_torch", "adamw_8bit": "adamw_bnb_8bit", "paged_adamw_8bit": "paged_adamw_8bit"}
+# The names transformers' TrainingArguments(optim=...) knows them by; fused AdamW is its default, kept.
+_TRAINER_OPTIMIZERS = {
+    "adamw": "adamw_torch_fused",
+    "adamw_8bit": "adamw_bnb_8bit",
+    "paged_adamw_8bit": "paged_adamw_8bit",
+}
 
 
 def with_oom_backoff(attempt: Callable[[int, int], T], batch_size: int, accumulation: int, max_backoffs: int) -> T:
@@ -164,11 +172,11 @@ class _Data:
     start_from: Path | None = None  # an adapter to go on training
 
 
-def _validation_rows(tokenizer, validation, train: TrainConfig, cache_dir: Path):
+def _validation_rows(tokenizer, validation, train: TrainConfig, cache_dir: Path, max_target: int | None = None):
     """Validation examples tokenised (and packed) the way the training examples are, so the two losses compare."""
     if not validation or not validation[0]:
         return None
-    examples = tokenize_dataset(tokenizer, validation[0], validation[1], train.max_length, cache_dir)
+    examples = tokenize_dataset(tokenizer, validation[0], validation[1], train.max_length, cache_dir, max_target)
     return pack_dataset(examples, train.max_length, cache_dir) if train.packing else examples
 
 

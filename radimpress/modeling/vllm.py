@@ -69,8 +69,9 @@ def generate_texts_with_vllm(
     base: str | Path, adapter_dir: Path, tokenizer, prompts: list[str], cfg: GenerateConfig
 ) -> GenerationResult:
     """Completions of `prompts`, tokenised and decoded exactly as the transformers backend does."""
-    from radimpress.modeling.generate import decoded_result, encode_prompts, until_eos
+    from radimpress.modeling.generate import decoded_result, until_eos
     from radimpress.modeling.loading import saved_method
+    from radimpress.modeling.prompts import encode_prompts
 
     encoded = encode_prompts(tokenizer, prompts)
     generated, seconds = generate_token_ids_with_vllm(base, adapter_dir, saved_method(adapter_dir), encoded, cfg)

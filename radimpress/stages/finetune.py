@@ -9,7 +9,7 @@ from radimpress.config.variants import VariantSpec
 from radimpress.errors import InjectedFailure
 from radimpress.files import read_frame, write_json
 from radimpress.modeling.loading import load_tokenizer
-from radimpress.modeling.prompts import build_prompts, build_target
+from radimpress.modeling.prompts import build_prompts, build_target, target_room
 from radimpress.modeling.train import finetune
 from radimpress.stages.keys import hub_snapshot_commit
 from radimpress.stages.store import stage
@@ -30,15 +30,24 @@ def finetune_stage(
     curves, memory). The validation split is measured during training, and chooses the weights with early stopping."""
     fail_if_injected(out, failures)
     tokenizer = load_tokenizer(base)
-    prompts, targets = _pairs(read_frame(train_path), variant.input_config, tokenizer)
-    validation = _pairs(read_frame(validation_path), variant.input_config, tokenizer) if validation_path else None
-    finetune(base, prompts, targets, variant.lora, variant.train, out, on_progress, validation=validation)
-    write_json({"base": str(base), "base_revision": base_revision(base), **variant.params()}, out / "variant.json")
+    train_frame = read_frame(train_path)
+    room = target_room(tokenizer, [build_target(text) for text in train_frame["impression"]], variant.train.max_length)
+    budget = variant.train.max_length - room  # what a prompt may use: generation fits its prompts to the same
+    prompts, targets = _pairs(train_frame, variant.input_config, tokenizer, budget)
+    validation = None
+    if validation_path:
+        validation = _pairs(read_frame(validation_path), variant.input_config, tokenizer, budget)
+    finetune(
+        base, prompts, targets, variant.lora, variant.train, out, on_progress, validation=validation, max_target=room
+    )
+    facts = {"base": str(base), "base_revision": base_revision(base), "prompt_budget": budget, "target_room": room}
+    write_json(facts | variant.params(), out / "variant.json")
     return out
 
 
-def _pairs(frame, input_config: str, tokenizer) -> tuple[list[str], list[str]]:
-    return build_prompts(frame, input_config, tokenizer), [build_target(text) for text in frame["impression"]]
+def _pairs(frame, input_config: str, tokenizer, budget: int) -> tuple[list[str], list[str]]:
+    prompts = build_prompts(frame, input_config, tokenizer, budget)
+    return prompts, [build_target(text) for text in frame["impression"]]
 
 
 def fail_if_injected(out_dir: Path, failures: int) -> None:
