@@ -33,6 +33,7 @@ CANONICAL_COLUMNS = (
     "clinical_information",
     "findings",
     "impression",
+    "other_sections",  # free-text report parts outside the fields above, labelled (see radimpress.data.sections)
 )
 # Modality codes the segment stage gives; a profile naming any other (a typo such as "mammo") is refused at load.
 MODALITIES = ("mri", "ct", "ultrasound", "mammography", "nuclear_medicine", "fluoroscopy", "xray", "unknown")

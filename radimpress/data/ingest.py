@@ -13,15 +13,22 @@ from pathlib import Path
 import polars as pl
 
 from radimpress.config import CANONICAL_COLUMNS, ColumnMapping, DataConfig
-from radimpress.errors import InputDataError
 from radimpress.data.readers import TEXT_COLUMN, no_unreadable_rows, read_source
-from radimpress.data.sections import has_sections, split_sections_expr
+from radimpress.data.sections import split_sections_expr
 from radimpress.data.validation import check_kept, tag_reasons
+from radimpress.errors import InputDataError
 
 REQUIRED_FIELDS = ("findings", "impression")
 SECTION_FILLED = ("exam", "clinical_information", "findings", "impression")  # what free text can provide
 _HTML_TAG = r"<(?:[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?|/[A-Za-z][A-Za-z0-9]*\s*)/?>"
 _HTML_BREAK = r"(?i)<br\s*/?>|</p\s*>|</div\s*>|</li\s*>|</tr\s*>"
+# Columns the rules read besides the canonical ones (see validation.RULE_HELPERS), for frames that lack them.
+_HELPER_DEFAULTS = {
+    "_no_sections": pl.lit(False),
+    "_row_numbered_id": pl.lit(False),
+    "_headings": pl.lit(None, dtype=pl.String),
+    "_text_head": pl.lit(None, dtype=pl.String),
+}
 _ENTITIES = {"&nbsp;": " ", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'", "&amp;": "&"}
 
 
@@ -125,7 +132,7 @@ def _check_columns(names: list[str], columns: ColumnMapping, source: str) -> Non
 
 
 def _canonical_column(names: list[str], columns: ColumnMapping, field_name: str) -> pl.Expr:
-    name = getattr(columns, field_name)
+    name = getattr(columns, field_name, None)  # other_sections has no column of its own: only free text fills it
     if name is not None and name in names:
         return pl.col(name).cast(pl.String).alias(field_name)
     if name is not None and name != field_name and not (columns.text and field_name in SECTION_FILLED):
@@ -154,9 +161,11 @@ def _strip_html(text: pl.Expr) -> pl.Expr:
 
 
 def _fill_from_free_text(canonical: pl.LazyFrame) -> pl.LazyFrame:
-    """Sections found in the free text fill each field whose own column is absent or blank."""
+    """Sections found in the free text fill each field whose own column is absent or blank; the rest of the text
+    goes to `other_sections`. The headings found and the text's opening are kept for the quarantine's detail."""
     text = _clean_text(pl.col("_text"))
-    sections = split_sections_expr(text)
+    split = canonical.with_columns(split_sections_expr(text).alias("_sections"))
+    sections = pl.col("_sections")
     filled = [
         pl.when(pl.col(f).is_null() | (pl.col(f) == ""))
         .then(sections.struct.field(f).str.strip_chars())
@@ -164,10 +173,13 @@ def _fill_from_free_text(canonical: pl.LazyFrame) -> pl.LazyFrame:
         .alias(f)
         for f in SECTION_FILLED
     ]
+    headings = sections.struct.field("headings")
     # Quarantined for want of headings only when the text had to supply findings or impression and could not.
     needed = pl.any_horizontal(pl.col(f).is_null() | (pl.col(f) == "") for f in ("findings", "impression"))
-    no_sections = needed & (text.fill_null("") != "") & ~has_sections(text).fill_null(False)
-    return canonical.with_columns(no_sections.alias("_no_sections")).with_columns(*filled).drop("_text")
+    no_sections = needed & (text.fill_null("") != "") & headings.is_null()
+    helpers = [no_sections.alias("_no_sections"), headings.alias("_headings"), text.str.head(60).alias("_text_head")]
+    other = sections.struct.field("other_sections").alias("other_sections")
+    return split.with_columns(*helpers).with_columns(*filled, other).drop("_text", "_sections")
 
 
 def _collect(frame: pl.LazyFrame, source: Path) -> pl.DataFrame:
@@ -208,13 +220,13 @@ def quarantine_unusable(
     """Tag each row with the first reason it cannot be used (or null) and split the frame on it."""
     if "source_row" not in reports.columns:
         reports = reports.with_row_index("source_row", offset=1)
-    for helper in ("_no_sections", "_row_numbered_id"):
+    for helper, default in _HELPER_DEFAULTS.items():
         if helper not in reports.columns:
-            reports = reports.with_columns(pl.lit(False).alias(helper))
-    tagged = tag_reasons(reports, max_section_chars).drop("_no_sections", "_had_html", "_row_numbered_id", strict=False)
+            reports = reports.with_columns(default.alias(helper))
+    tagged = tag_reasons(reports, max_section_chars).drop(*_HELPER_DEFAULTS, "_had_html", strict=False)
     order = [*CANONICAL_COLUMNS, *(["ground_truth"] if "ground_truth" in tagged.columns else []), "source_row"]
     kept = check_kept(tagged.filter(pl.col("reason").is_null()).select(order), max_section_chars)
-    quarantine = tagged.filter(pl.col("reason").is_not_null()).select(*order, "reason")
+    quarantine = tagged.filter(pl.col("reason").is_not_null()).select(*order, "reason", "detail")
     lines = no_unreadable_rows() if unreadable is None else unreadable
     lines = lines.select(pl.col("source_row").cast(tagged.schema["source_row"]), "reason", "detail")
     quarantine = pl.concat([quarantine, lines], how="diagonal").sort("source_row")

@@ -53,6 +53,10 @@ def test_bad_input_outcome(name, tmp_path):
     for key in ("encoding", "ignored_columns", "html_cleaned_rows", "skipped_files"):
         if key in case:
             assert result.notes[key] == case[key]
+    details = dict(result.quarantine.select("source_row", "detail").iter_rows())
+    assert None not in details.values()  # every quarantined row says what its rule saw
+    for source_row, detail in case.get("detail", {}).items():
+        assert details[source_row] == detail
     for report_id, fields in case.get("text", {}).items():
         row = result.reports.filter(pl.col("report_id") == report_id).row(0, named=True)
         assert {f: row[f] for f in fields} == fields

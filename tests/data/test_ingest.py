@@ -68,6 +68,7 @@ def test_export_is_mapped_to_canonical_columns(tmp_path, suffix):
         "clinical_information": "Headache.",
         "findings": "Normal brain.",  # surrounding whitespace stripped
         "impression": "No acute abnormality.",
+        "other_sections": None,  # only free text has parts outside the fields
     }
 
 
@@ -169,3 +170,71 @@ def test_a_misspelled_id_column_is_an_error_not_row_numbers(tmp_path):
     export = pl.DataFrame({"accession": ["A1"], "findings": ["f"], "impression": ["i"]})
     with pytest.raises(InputDataError, match="no column 'accesion' named by data.columns.report_id"):
         to_canonical(export, ColumnMapping(report_id="accesion"), "export.csv")
+
+
+FREE_TEXT_REPORTS = [
+    "CT ABDOMEN AND PELVIS WITH CONTRAST\n\nCLINICAL DATA: Pain.\nCOMPARISON: None.\nFINDINGS: Normal liver.\n"
+    "IMPRESSION: No acute process.\nElectronically signed by Dr. A. Smith.",
+    "MRI LEFT KNEE WITHOUT CONTRAST\nFINDINGS: Meniscal tear.\nIMPRESSION: Tear.\nPLAN: Orthopedic referral.",
+    "History: Cough.\nTECHNIQUE: PA view.",
+]
+
+
+def _expect_free_text_reports(result) -> None:
+    kept = {row["report_id"]: row for row in result.reports.iter_rows(named=True)}
+    assert kept["1"]["exam"] == "CT ABDOMEN AND PELVIS WITH CONTRAST"  # the title line, read by the modality rules
+    assert kept["1"]["clinical_information"] == "Pain."
+    assert kept["1"]["impression"] == "No acute process."
+    assert kept["1"]["other_sections"] == "COMPARISON: None.\nSIGN-OFF: Electronically signed by Dr. A. Smith."
+    assert (kept["2"]["exam"], kept["2"]["other_sections"]) == (
+        "MRI LEFT KNEE WITHOUT CONTRAST",
+        "PLAN: Orthopedic referral.",
+    )
+    quarantined = result.quarantine.row(0, named=True)
+    assert (quarantined["reason"], quarantined["detail"]) == (
+        "no_findings",
+        "no findings; headings found: History, TECHNIQUE",
+    )
+    assert quarantined["other_sections"] == "TECHNIQUE: PA view."  # quarantined text is accounted for too
+
+
+def test_free_text_column_fills_exam_from_its_title_line(tmp_path):
+    path = tmp_path / "export.csv"
+    pl.DataFrame({"accession": ["1", "2", "3"], "report": FREE_TEXT_REPORTS}).write_csv(path)
+    result = ingest(DataConfig(source="file", path=path, columns={"report_id": "accession", "text": "report"}))
+    _expect_free_text_reports(result)
+
+
+def test_text_folder_fills_exam_from_its_title_line(tmp_path):
+    for number, text in enumerate(FREE_TEXT_REPORTS, start=1):
+        (tmp_path / f"{number}.txt").write_text(text)
+    _expect_free_text_reports(ingest(DataConfig(source="file", path=tmp_path)))
+
+
+def test_an_exam_column_wins_over_the_title_line(tmp_path):
+    path = tmp_path / "export.csv"
+    export = pl.DataFrame({"accession": ["1"], "procedure": ["CT A/P"], "report": FREE_TEXT_REPORTS[:1]})
+    export.write_csv(path)
+    columns = {"report_id": "accession", "exam": "procedure", "text": "report"}
+    assert ingest(DataConfig(source="file", path=path, columns=columns)).reports["exam"].to_list() == ["CT A/P"]
+
+
+def test_column_exports_have_no_other_sections_and_pass_the_schema(tmp_path):
+    from radimpress.data.validation import canonical_schema
+
+    reports = ingest(_file_config(_write(EXPORT, tmp_path / "export.csv"))).reports
+    assert reports["other_sections"].null_count() == reports.height
+    canonical_schema().validate(reports)
+    synthetic = ingest(DataConfig(source="synthetic", n_reports=5, seed=1)).reports
+    assert synthetic["other_sections"].null_count() == 5
+
+
+def test_every_quarantined_row_says_what_its_rule_saw(tmp_path):
+    result = ingest(_file_config(_write(EXPORT, tmp_path / "export.csv")))
+    details = dict(zip(result.quarantine["source_row"], result.quarantine["detail"], strict=True))
+    assert details == {
+        2: 'findings is ""',
+        3: 'impression is ""',
+        4: 'report_id "A4" names different reports on source_rows 4, 5',
+        5: 'report_id "A4" names different reports on source_rows 4, 5',
+    }

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from radimpress.config import DataConfig, SplitConfig
+from radimpress.data.sections import OTHER_REASONS
 from radimpress.errors import InjectedFailure, InputDataError
 from radimpress.files import read_json
 from radimpress.stages.finetune import fail_if_injected
@@ -44,6 +45,25 @@ def test_ingest_stage_counts_every_row(tmp_path):
     assert counts["quarantined_by_reason"] == {"no_findings": 1}
     quarantine = pl.read_parquet(ingest_dir / "quarantine.parquet")
     assert quarantine["reason"].to_list() == ["no_findings"]
+    assert quarantine["detail"].to_list() == ['findings is ""']
+    assert counts["other_sections"] == {reason: {"reports": 0, "chars": 0} for reason in OTHER_REASONS}
+
+
+def test_ingest_stage_counts_the_text_outside_the_kept_fields(tmp_path):
+    reports = [
+        "CT HEAD\nCOMPARISON: None.\nFINDINGS: No bleed.\nIMPRESSION: Normal.\nDictated by Dr. X.",
+        "FINDINGS: Clear. COMPARISON: 1/2/2019. Stable.\nIMPRESSION: Normal.\nPLAN: None needed.",
+    ]
+    csv = tmp_path / "free_text.csv"
+    pl.DataFrame({"report_id": ["1", "2"], "report": reports}).write_csv(csv)
+    counts = read_json(ingest_stage(DataConfig(source="file", path=csv, columns={"text": "report"})) / "counts.json")
+    assert counts["other_sections"] == {
+        "preamble": {"reports": 0, "chars": 0},  # "CT HEAD" is the exam title
+        "comparison": {"reports": 2, "chars": len("None.") + len("1/2/2019.")},
+        "technique": {"reports": 0, "chars": 0},
+        "after_impression": {"reports": 1, "chars": len("None needed.")},
+        "signoff": {"reports": 1, "chars": len("Dictated by Dr. X.")},
+    }
 
 
 def test_stage_folder_follows_file_content_not_name(tmp_path):
