@@ -30,7 +30,7 @@ from prefect.cache_policies import NO_CACHE
 
 from radimpress.config import Profile
 from radimpress.config.variants import VariantSpec
-from radimpress.data.phi import pseudonymise_ids, redact_frame
+from radimpress.data.phi import ID_COLUMNS, pseudonymise_ids, redact_frame
 from radimpress.files import RUN_FACTS, data_dir, read_frame, read_json, write_frame
 from radimpress.stages.judge import TRUST_FILE
 from radimpress.stages.keys import fingerprint, library_versions
@@ -192,10 +192,18 @@ def _log_generations(client: MlflowClient, run_id: str, generations: Path, repor
     if report_text == "raw":
         client.log_artifact(run_id, str(generations), "generations")
         return
-    frame = pseudonymise_ids(redact_frame(read_frame(generations)), _id_salt())
+    frame = pseudonymise_ids(_redact_reports(read_frame(generations)), _id_salt())
     with tempfile.TemporaryDirectory() as folder:
         redacted = write_frame(frame, Path(folder) / "generations.redacted.parquet")
         client.log_artifact(run_id, str(redacted), "generations")
+
+
+def _redact_reports(reports: pl.DataFrame) -> pl.DataFrame:
+    """Every text column of whole reports redacted (`other_sections` too), before any column is picked: a name
+    found in one column (the clinical information) is redacted in all of them. Ids are left to `pseudonymise_ids`:
+    redacted first, numeric accession numbers would all become "[ID]" and share one pseudonym."""
+    text = [c for c, dtype in reports.schema.items() if dtype == pl.String and c not in ID_COLUMNS]
+    return redact_frame(reports, text)
 
 
 def _id_salt() -> str:
@@ -269,12 +277,14 @@ def _log_per_report(
     judged = read_frame(judged_dir / "judged.parquet").select("report_id", "factual_correctness")
     frame = read_frame(per_report).drop("bleu_stats").join(judged, on="report_id", how="left")
     if report_text != "none":
-        texts = read_frame(generation_dir / "generations.parquet").select(
-            "report_id", "findings", "reference", "generated"
-        )
+        reports = read_frame(generation_dir / "generations.parquet")
+        # Redacted whole, then picked: "Roe" alone in the findings is a name because the clinical information,
+        # not logged here, says "Patient Jane Roe".
+        reports = _redact_reports(reports) if report_text == "redacted" else reports
+        texts = reports.select("report_id", "findings", "reference", "generated")
         frame = texts.join(frame, on="report_id", how="left")
     if report_text != "raw":
-        frame = pseudonymise_ids(redact_frame(frame) if report_text == "redacted" else frame, _id_salt())
+        frame = pseudonymise_ids(frame, _id_salt())
     client.log_table(run_id, data=frame.to_pandas(), artifact_file="test/per_report.json")
 
 
