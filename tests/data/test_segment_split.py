@@ -272,3 +272,153 @@ def test_overlap_counts_impressions_seen_in_train():
         "impressions_in_train": 1,
         "impressions_in_train_share": 0.5,
     }
+
+
+# Issue 14: exams named by their views, series or procedure, and the modality codes and names standing as codes.
+@pytest.mark.parametrize(
+    ("exam", "code"),
+    [
+        ("FOOT SERIES", "xray"),
+        ("Left ankle series", "xray"),
+        ("ACUTE ABDOMINAL SERIES", "xray"),
+        ("FIVE VIEWS OF THE LUMBAR SPINE", "xray"),
+        ("Five views", "xray"),
+        ("SINGLE FRONTAL VIEW OF THE CHEST", "xray"),
+        ("Single frontal view", "xray"),
+        ("PA and lateral", "xray"),
+        ("Shoulder, Grashey and axillary views", "xray"),
+        ("DX CHEST PORTABLE", "xray"),
+        ("CR CHEST", "xray"),
+        ("LEXISCAN MYOCARDIAL PERFUSION", "nuclear_medicine"),
+        ("Lexiscan nuclear stress test", "nuclear_medicine"),
+        ("Regadenoson myocardial perfusion study", "nuclear_medicine"),
+        ("SESTAMIBI STRESS TEST", "nuclear_medicine"),
+        ("Cardiolite stress test", "nuclear_medicine"),
+        ("Myoview rest and stress", "nuclear_medicine"),
+        ("Thallium stress test", "nuclear_medicine"),
+        ("Adenosine stress test with imaging", "nuclear_medicine"),
+        ("NM BONE SCAN WHOLE BODY", "nuclear_medicine"),
+        ("LEFT HEART CATH", "fluoroscopy"),
+        ("Right and left heart cath", "fluoroscopy"),
+        ("Cardiac catheterization", "fluoroscopy"),
+        ("Coronary angiogram", "fluoroscopy"),
+        ("Barium swallow", "fluoroscopy"),
+        ("Modified barium swallow", "fluoroscopy"),
+        ("Barium enema", "fluoroscopy"),
+        ("Hysterosalpingogram", "fluoroscopy"),
+        ("HSG", "fluoroscopy"),
+        ("Lumbar myelogram", "fluoroscopy"),
+        ("Fluoroscopy-guided L4-L5 epidural steroid injection", "fluoroscopy"),
+        ("Right hip arthrogram", "fluoroscopy"),
+        ("US ABDOMEN", "ultrasound"),
+        ("MG SCREENING BILATERAL", "mammography"),
+        ("BRAIN MR W/WO", "mri"),
+        ("Cardiac MR, adenosine stress perfusion", "mri"),
+        # A named modality wins over the views, stress agents and procedures that point elsewhere.
+        ("Dobutamine stress echo", "ultrasound"),
+        ("Cardiac MRI with regadenoson stress perfusion", "mri"),
+        ("CT coronary angiography", "ct"),
+        ("CT myelogram lumbar spine", "ct"),
+        ("MR arthrogram left shoulder", "mri"),
+        ("Mammogram, two views", "mammography"),
+        ("Craniocaudal and mediolateral oblique views of the left breast", "mammography"),
+    ],
+)
+def test_views_series_stress_tests_and_procedures_give_the_modality(exam, code):
+    assert _modality_codes([None], [exam]) == [code]
+
+
+# Words that look like a modality code or name one in passing never decide the modality.
+@pytest.mark.parametrize(
+    ("exam", "code"),
+    [
+        ("PORTABLE CHEST 1 VIEW\nPt with elevated PT/PTT prior to procedure.", "xray"),
+        ("Pt with elevated PT/PTT prior to procedure.", "unknown"),
+        ("PT/INR 1.4. Rule out bleed.", "unknown"),
+        ("pt fell at home", "unknown"),
+        ("PT WITH CHEST PAIN", "unknown"),
+        ("DX: cough and fever.", "unknown"),
+        ("Recently returned to the US from abroad.", "unknown"),
+        ("Mr. XXXX reports worsening symptoms.", "unknown"),
+        ("Referred by Dr. XXXX.", "unknown"),
+        ("ON ASPIRIN 81 MG DAILY", "unknown"),
+        ("CR 1.8 ON ADMISSION", "unknown"),
+        ("ADDENDUM\nKnown malignancy, restaging. Prior PET/CT XX/XX/XXXX.", "unknown"),
+        ("Abnormal US at an outside hospital.", "unknown"),
+        ("LEXISCAN MYOCARDIAL PERFUSION\nRecommend MRI if equivocal.", "nuclear_medicine"),
+    ],
+)
+def test_mentions_and_look_alike_codes_in_the_exam_text(exam, code):
+    assert _modality_codes([None], [exam]) == [code]
+
+
+def test_a_code_in_the_modality_column_counts_as_a_code():
+    assert _modality_codes(["PT", "CT\\PT", "pt", "XA"], ["Chest"] * 4) == [
+        "nuclear_medicine",
+        "nuclear_medicine",  # a PET/CT study lists both
+        "nuclear_medicine",
+        "fluoroscopy",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("exam", "findings", "code"),
+    [
+        ("CT SOFT TISSUE NECK", "A level II node measures 1.2 cm short axis and 3.2 cm craniocaudal.", "ct"),
+        (None, "A level II node measures 1.2 cm short axis and 3.2 cm craniocaudal.", "unknown"),  # not a view
+        (None, "The collection measures 3.2 cm craniocaudal and 18 Hounsfield units.", "ct"),
+        (None, "The right thyroid lobe measures 4.1 cm craniocaudal. Hypoechoic nodule.", "ultrasound"),
+        (None, "Craniocaudal and mediolateral oblique views. No suspicious mass.", "mammography"),
+        ("MRI BILATERAL BREASTS", "Irregular enhancing mass at 10 o'clock. BI-RADS 4.", "mri"),
+        (None, "Mild background parenchymal enhancement. BI-RADS 2.", "mri"),
+        (None, "Oval circumscribed hypoechoic mass at 2 o'clock. BI-RADS 3.", "ultrasound"),
+        (None, "No suspicious finding. BI-RADS 1.", "unknown"),  # BI-RADS is given for US and MRI too
+        (None, "PT/PTT normal. Lungs are clear.", "unknown"),
+        (None, "Compared with the CT of 2019, stable. Recommend MRI.", "unknown"),  # names, not how it was done
+    ],
+)
+def test_report_text_mentions_do_not_decide_the_modality(exam, findings, code):
+    coded = _coded(modality=[None], exam=[exam], findings=[findings], impression=["See findings."])
+    assert coded["modality"].to_list() == [code]
+
+
+def test_a_chest_x_ray_whose_history_has_pt_ptt_is_an_x_ray():
+    coded = _coded(
+        modality=[None, None],
+        exam=["CHEST 2 VIEWS", None],
+        clinical_information=["Pt with elevated PT/PTT.", "Pt with elevated PT/PTT."],
+        findings=["Frontal and lateral views. Lungs are clear.", "Lungs are clear."],
+        impression=["Normal.", "Normal."],
+    )
+    assert coded["modality"].to_list() == ["xray", "unknown"]
+
+
+def test_a_technique_kept_in_other_sections_gives_the_modality():
+    coded = _coded(
+        modality=[None],
+        exam=[None],
+        other_sections=["COMPARISON: CT of 2019.\nTECHNIQUE: Sagittal T1 and T2-weighted images of the spine."],
+        findings=["Disc bulge at L4-L5."],
+        impression=["Mild stenosis."],
+    )
+    assert coded["modality"].to_list() == ["mri"]
+
+
+@pytest.mark.parametrize(
+    ("exam", "body_part"),
+    [
+        ("LEXISCAN MYOCARDIAL PERFUSION", "cardiac"),
+        ("LEFT HEART CATH", "cardiac"),
+        ("FOOT SERIES", "lower_extremity"),
+        ("FIVE VIEWS OF THE LUMBAR SPINE", "spine"),
+        ("SINGLE FRONTAL VIEW OF THE CHEST", "chest"),
+        ("CT A/P W CONTRAST", "abdomen"),
+        ("ULTRASOUND RIGHT UPPER QUADRANT", "abdomen"),
+        ("MG DIAGNOSTIC LEFT", "breast"),
+        ("VCUG", "pelvis"),
+        ("Barium enema", "abdomen"),
+        ("CCTA with calcium score", "cardiac"),
+    ],
+)
+def test_body_part_of_the_new_wordings(exam, body_part):
+    assert _coded(modality=[None], exam=[exam])["body_part"].to_list() == [body_part]
