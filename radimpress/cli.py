@@ -33,11 +33,22 @@ def _check(args: argparse.Namespace) -> None:
     segments = segment_by_modality(result.reports)
     require_modelled(segments, profile.data.model_modalities)
     print(f"data: {kept} reports usable, {quarantined} quarantined{by_reason}")
+    _print_other_sections(result.reports)
     modelled = set(profile.data.model_modalities)
     by_size = sorted(segments.items(), key=lambda item: (-item[1].height, item[0]))
     shown = ", ".join(f"{m} {frame.height}{' (modelled)' if m in modelled else ''}" for m, frame in by_size)
     print(f"modalities: {shown}")
     print(f"profile '{profile.name}' is valid")
+
+
+def _print_other_sections(reports) -> None:
+    """What of the usable free-text reports no kept field holds, per reason: seen, counted, never trained on."""
+    from radimpress.data.sections import other_sections_amounts
+
+    amounts = {reason: a for reason, a in other_sections_amounts(reports).items() if a["reports"]}
+    if amounts:
+        shown = ", ".join(f"{r} {a['reports']} reports ({a['chars']:,} chars)" for r, a in amounts.items())
+        print(f"text outside the kept fields (other_sections): {shown}")
 
 
 def _print_memory_plan(profile) -> None:

@@ -171,3 +171,15 @@ def test_check_of_the_study_profile_plans_memory_and_names_every_download(tmp_pa
         assert "  hf download mistralai/Mistral-Small-Instruct-2409    # mistral-small-22b" in out
         assert out.index("memory plan per GPU") < out.index("to download")
         assert "data:" not in out and "is valid" not in out  # it fails before any work
+
+
+def test_check_counts_the_text_outside_the_kept_fields(tmp_path, capsys):
+    text = "CT HEAD\nFINDINGS: No bleed.\nCOMPARISON: None.\nIMPRESSION: Normal.\nElectronically signed by X."
+    export = pl.DataFrame({"report_id": ["1", "2"], "report": [text, text.replace("No bleed", "Old infarct")]})
+    data = {"source": "file", "path": str(_csv(tmp_path, export)), "columns": {"text": "report"}}
+    profile = _profile(tmp_path, data={**data, "model_modalities": ["ct"]})
+    for status, out, err in _run_both(["check", str(profile)], capsys, tmp_path):
+        assert (status, err) == (0, "")
+        # "None." is 5 characters, "Electronically signed by X." 27
+        expected = "comparison 2 reports (10 chars), signoff 2 reports (54 chars)"
+        assert f"text outside the kept fields (other_sections): {expected}\n" in out

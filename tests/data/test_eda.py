@@ -21,7 +21,7 @@ def eda_dir(tmp_path_factory):
 def test_run_eda_writes_tables_plots_and_reports(eda_dir):
     names = {p.name for p in eda_dir.iterdir()}
     tables = {"word_counts", "missing", "modality_counts", "outliers", "top_impressions", "top_ngrams"}
-    tables |= {"templated_normal", "vocabulary"}
+    tables |= {"templated_normal", "vocabulary", "other_sections"}
     plots = {"word_counts", "section_lengths", "top_impressions", "quarantine", "phi"}
     assert names == {f"{t}.csv" for t in tables} | {f"{p}.png" for p in plots} | {"eda.md", "eda.html", "summary.json"}
     expected = eda_statistics(PHI_REPORTS)["word_counts"]

@@ -248,3 +248,15 @@ def test_shown_impressions_are_redacted():
     assert "seen by dr" in stats["top_ngrams"]["ngram"].to_list()
     shown = " ".join([*top["impression"], *stats["top_ngrams"]["ngram"]]).lower()
     assert "smith" not in shown and "2020" not in shown
+
+
+def test_text_outside_the_kept_fields_is_counted_per_reason():
+    reports = _reports([{"modality": "ct", "findings": "Clear.", "impression": "Normal."}] * 2).with_columns(
+        pl.Series("other_sections", ["COMPARISON: None.\nSIGN-OFF: Electronically signed.", None])
+    )
+    tables = eda_statistics(reports)
+    rows = {reason: (n, chars) for reason, n, chars in tables["other_sections"].iter_rows()}
+    # "None." is 5 characters, "Electronically signed." 22; labels are not counted
+    assert rows["comparison"] == (1, 5) and rows["signoff"] == (1, 22) and rows["preamble"] == (0, 0)
+    # an export of columns has no such text: every reason, zero
+    assert set(eda_statistics(REPORTS)["other_sections"]["chars"]) == {0}

@@ -64,6 +64,7 @@ def render_markdown(
         "Most common phrases of impressions": tables["top_ngrams"],
         "Templated normal impressions": tables["templated_normal"],
         "Vocabulary (distinct words)": tables["vocabulary"],
+        "Text outside the kept fields (other_sections)": tables["other_sections"],
     }
     if "split_overlap" in tables:
         sections["What of validation and test also occurs in train"] = tables["split_overlap"]

@@ -11,6 +11,7 @@ import polars as pl
 import polars.selectors as cs
 
 from radimpress.data.phi import phi_summary, redact_expr
+from radimpress.data.sections import OTHER_REASONS, other_sections_amounts
 
 SECTIONS = ("clinical_information", "findings", "impression")
 COLUMNS = ("report_id", "patient_id", "study_id", "modality", "body_part", "exam", *SECTIONS)
@@ -46,8 +47,10 @@ def eda_statistics(reports: pl.DataFrame | pl.LazyFrame) -> dict[str, pl.DataFra
 
     Returns:
         `word_counts`, `missing`, `modality_counts`, `outliers`, `top_impressions`, `top_ngrams`,
-        `templated_normal` and `vocabulary`, sorted so that equal data give equal tables. Integers are Int64.
+        `templated_normal`, `vocabulary` and `other_sections` (text outside the kept fields, per reason), sorted so
+        that equal data give equal tables. Integers are Int64.
     """
+    outside = other_sections_table(reports)
     frame = conform(reports)
     lengths = section_lengths(frame)
     totals = frame.group_by("modality").agg(pl.len().alias("reports"))
@@ -65,7 +68,17 @@ def eda_statistics(reports: pl.DataFrame | pl.LazyFrame) -> dict[str, pl.DataFra
     }
     # One plan, so the section lengths are counted once; streaming keeps the exploded words small.
     tables = pl.collect_all(plans.values(), engine="streaming")
-    return {name: table.cast({cs.integer(): pl.Int64}) for name, table in zip(plans, tables, strict=True)}
+    tables = {name: table.cast({cs.integer(): pl.Int64}) for name, table in zip(plans, tables, strict=True)}
+    return tables | {"other_sections": outside}
+
+
+def other_sections_table(reports: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Per reason (preamble, comparison, technique, after the impression, sign-off): the reports with text that
+    no kept field holds, and its characters; zeros for exports whose columns leave nothing outside."""
+    has_column = "other_sections" in reports.lazy().collect_schema().names()
+    amounts = other_sections_amounts(reports) if has_column else {r: {"reports": 0, "chars": 0} for r in OTHER_REASONS}
+    rows = [{"reason": reason, **amount} for reason, amount in amounts.items()]
+    return pl.DataFrame(rows, schema={"reason": pl.String, "reports": pl.Int64, "chars": pl.Int64})
 
 
 def conform(reports: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -357,6 +370,8 @@ def eda_summary(tables: dict[str, pl.DataFrame], reasons: pl.DataFrame, phi: pl.
     )
     summary |= _section_metrics(tables["outliers"], {"very_short": "very_short", "very_long": "very_long"})
     summary |= _section_metrics(tables["vocabulary"], {"vocabulary": "vocabulary"})
+    for reason, reports, chars in tables["other_sections"].iter_rows():
+        summary |= {f"other_sections.{reason}_reports": reports, f"other_sections.{reason}_chars": chars}
     return {key: value for key, value in summary.items() if value is not None and value == value}  # MLflow: no NaN
 
 
