@@ -480,6 +480,11 @@ class HubConfig(StrictModel):
     token_secret: str = Field(
         "hf-token", description="Prefect Secret block with a Hub token for gated models; HF_TOKEN wins when set."
     )
+    endpoint: str | None = Field(
+        None,
+        description="Hub (or mirror, e.g. the hospital's artifact proxy) to download from; None: HF_ENDPOINT, else "
+        "huggingface.co. Only the download step goes online: every other step stays offline.",
+    )
 
     @field_validator("ids", "revisions")
     @classmethod

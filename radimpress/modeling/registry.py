@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,13 +99,15 @@ def download_pretrained(name: str, hub: HubConfig, token: str | None) -> str:
 
     repo, revision = hub_id(name, hub), _revision(name, hub)
     try:
-        return snapshot_download(
-            repo,
-            revision=revision,
-            token=token or False,  # False: never fall back to a token file some other tool left on disk
-            cache_dir=os.environ.get("HF_HUB_CACHE"),
-            allow_patterns=["*.json", "*.safetensors", "tokenizer.model", "*.txt"],
-        )
+        with _online():
+            return snapshot_download(
+                repo,
+                revision=revision,
+                token=token or False,  # False: never fall back to a token file some other tool left on disk
+                cache_dir=os.environ.get("HF_HUB_CACHE"),
+                allow_patterns=["*.json", "*.safetensors", "tokenizer.model", "*.txt"],
+                endpoint=hub.endpoint,
+            )
     except GatedRepoError:
         raise ModelUnavailableError(
             f"model '{name}' ({repo}) is gated: accept its licence on huggingface.co, then give radimpress a token "
@@ -113,6 +116,20 @@ def download_pretrained(name: str, hub: HubConfig, token: str | None) -> str:
     except Exception as exc:  # offline, not found, network: one line the user can act on, not a traceback
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelUnavailableError(f"model '{name}' ({repo}) could not be downloaded: {first_line}") from None
+
+
+@contextmanager
+def _online():
+    """The Hub reachable for the download alone, though HF_HUB_OFFLINE=1 is set for every service (so nothing
+    else, such as a model load, ever reaches out): huggingface_hub reads the switch once, into `constants`."""
+    from huggingface_hub import constants
+
+    offline = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = False
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = offline
 
 
 def hub_token(secret_value: str | None = None) -> str | None:
