@@ -19,7 +19,7 @@ from radimpress.stages.review import publish_review as publish_review_set
 from radimpress.stages.review import review_stage
 from radimpress.stages.score import score_stage
 from tasks.caching import stage_cache
-from tasks.gpu import gpu_slot
+from tasks.gpu import ISOLATE, on_gpu
 
 
 @task(cache_policy=stage_cache(baseline_stage), persist_result=True, task_run_name="{baseline.variant_id}")
@@ -30,7 +30,10 @@ def run_baseline(baseline: BaselineSpec, train_path: Path, test_path: Path) -> P
 
 @task(cache_policy=stage_cache(score_stage), persist_result=True)
 def score(generation_dir: Path, cfg: ScoreConfig) -> Path:
-    """ROUGE, BLEU, BERTScore and embedding similarity of one variant's impressions."""
+    """ROUGE, BLEU, BERTScore and embedding similarity of one variant's impressions. The encoders run on CUDA where
+    there is a GPU: there, scoring takes a GPU slot like any other GPU stage; on CPU it runs beside them."""
+    if ISOLATE:
+        return on_gpu(score_stage, generation_dir, cfg)
     return score_stage(generation_dir, cfg)
 
 
@@ -61,15 +64,13 @@ def review_sample(generation_dirs: list[Path], cfg: ReviewConfig) -> Path:
 )
 def learn_perturbations(train_paths: list[Path], cfg: JudgeConfig, base: Path, rubric: RubricConfig) -> Path:
     """The judge's first lesson: rubric-labelled perturbations of the training split's references."""
-    with gpu_slot():
-        return judge_perturb_stage(train_paths, cfg, base, rubric)
+    return on_gpu(judge_perturb_stage, train_paths, cfg, base, rubric)
 
 
 @task(tags=["gpu"], retries=1, retry_delay_seconds=5, cache_policy=stage_cache(judge_train_stage), persist_result=True)
 def train_judge(review_dir: Path, perturbed_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig) -> Path:
     """Fine-tune the factual-correctness judge on the reviewed sample, a judge per fold to measure it."""
-    with gpu_slot():
-        return judge_train_stage(review_dir, perturbed_dir, cfg, base, metrics)
+    return on_gpu(judge_train_stage, review_dir, perturbed_dir, cfg, base, metrics)
 
 
 @task(
@@ -82,8 +83,7 @@ def train_judge(review_dir: Path, perturbed_dir: Path, cfg: JudgeConfig, base: P
 )
 def judge_variant(judge_dir: Path, generation_dir: Path) -> Path:
     """The judge's factual correctness of one variant's test-set impressions."""
-    with gpu_slot():
-        return judge_score_stage(judge_dir, generation_dir)
+    return on_gpu(judge_score_stage, judge_dir, generation_dir)
 
 
 # Its key includes the run facts (times) of the folders it compares, which are outside their own keys.

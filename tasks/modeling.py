@@ -14,7 +14,7 @@ from radimpress.stages.base import base_stage, tiny_base_stage
 from radimpress.stages.finetune import finetune_stage
 from radimpress.stages.generate import generate_stage
 from tasks.caching import stage_cache
-from tasks.gpu import gpu_slot
+from tasks.gpu import on_gpu
 from tasks.progress import progress_reporter
 
 
@@ -28,8 +28,8 @@ def prepare_base(
     """A base to fine-tune: a tiny model pretrained offline, or where the pretrained weights are."""
     if not MODEL_REGISTRY[model].tiny or tiny_base_stage.finished(model, train_path, cfg):
         return base_stage(model, train_path, cfg, model_paths, hub)
-    with gpu_slot():
-        return base_stage(model, train_path, cfg, model_paths, hub, progress_reporter(f"pretrain {model}"))
+    report = progress_reporter(f"pretrain {model}")
+    return on_gpu(base_stage, model, train_path, cfg, model_paths, hub, on_progress=report)
 
 
 @task(
@@ -43,9 +43,8 @@ def prepare_base(
 def finetune(variant: VariantSpec, base: Path, train_path: Path, validation_path: Path, failures: int = 0) -> Path:
     """Fine-tune one model variant, its validation loss measured as it trains; return its folder (adapter/,
     variant.json, run.json)."""
-    with gpu_slot():
-        report = progress_reporter(f"fine-tune {variant.variant_id}")
-        return finetune_stage(variant, base, train_path, validation_path, failures, report)
+    report = progress_reporter(f"fine-tune {variant.variant_id}")
+    return on_gpu(finetune_stage, variant, base, train_path, validation_path, failures, on_progress=report)
 
 
 @task(
@@ -60,6 +59,5 @@ def generate_impressions(
     variant: VariantSpec, base: Path, finetune_dir: Path, split_path: Path, cfg: GenerateConfig
 ) -> Path:
     """Generate one split's impressions with one variant."""
-    with gpu_slot():
-        report = progress_reporter(f"generate {variant.variant_id} ({split_path.stem})")
-        return generate_stage(variant, base, finetune_dir, split_path, cfg, report)
+    report = progress_reporter(f"generate {variant.variant_id} ({split_path.stem})")
+    return on_gpu(generate_stage, variant, base, finetune_dir, split_path, cfg, on_progress=report)
