@@ -194,6 +194,12 @@ class TrainConfig(StrictModel):
     oom_backoffs: int = Field(
         3, ge=0, description="Times a CUDA out-of-memory error may halve the micro-batch before the fine-tune fails."
     )
+    gpus: int = Field(
+        1,
+        ge=1,
+        description="GPUs (processes) one fine-tune spans, launched with torchrun: DDP for lora and qlora (each rank "
+        "takes batch_size / gpus), FSDP for full. On CPU, lora and qlora run as gloo processes.",
+    )
     gradient_checkpointing: bool | None = Field(
         None,
         description="Recompute activations in the backward pass: less memory, about a third more compute. "

@@ -57,7 +57,7 @@ def load_quantized_model(base: str | Path):
         local_files_only=True,
         quantization_config=quantization,
         dtype=compute,
-        device_map={"": "cuda" if gpu else "cpu"},
+        device_map={"": torch.cuda.current_device() if gpu else "cpu"},  # a DDP rank's own GPU
     )
 
 

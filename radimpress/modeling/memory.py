@@ -216,6 +216,7 @@ def training_setup(lora: LoraConfig, train: TrainConfig, parameters: int, gpu: b
         lora_targets=tuple(lora.target_modules),
         gradient_checkpointing=uses_gradient_checkpointing(train, parameters),
         optimizer=optimizer_name(train, gpu),
+        gpus=train.gpus,
     )
 
 

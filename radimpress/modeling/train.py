@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from transformers import (
 
 from radimpress.config import LoraConfig, TrainConfig
 from radimpress.errors import RadimpressError
-from radimpress.files import RUN_FACTS, data_dir, write_json
+from radimpress.files import RUN_FACTS, data_dir, read_json, write_json
 from radimpress.modeling.loading import load_base_model, load_quantized_model, load_tokenizer, save_weights
 from radimpress.modeling.memory import (
     architecture_of,
@@ -107,20 +108,48 @@ def finetune(
         raise RadimpressError("train.early_stopping_patience needs a validation split with reports in it")
     tokenizer = load_tokenizer(base)
     cache_dir = cache_dir or data_dir() / EXAMPLES_CACHE
+    # Tokenised here first: the ranks of a distributed fine-tune then read the cached files, never write them at once.
     examples = tokenize_dataset(tokenizer, prompts, targets, train.max_length, cache_dir, max_target)
     rows = pack_dataset(examples, train.max_length, cache_dir) if train.packing else examples
     eval_rows = _validation_rows(tokenizer, validation, train, cache_dir, max_target)
+    if train.gpus > 1 and world_size() == 1:
+        from radimpress.modeling.distributed import launch  # torchrun: the ranks run this function again
+
+        launch(base, prompts, targets, lora, train, out_dir, cache_dir, validation, start_from, max_target)
+        return result_from_facts(out_dir)
 
     def attempt(batch_size: int, accumulation: int) -> TrainResult:
         data = _Data(tokenizer, rows, eval_rows, len(examples), start_from)
         return _train(base, data, lora, train, out_dir, batch_size, accumulation, on_progress, callbacks)
 
-    batch_size, accumulation = train.batch_size, train.gradient_accumulation_steps
+    batch_size, accumulation = max(1, train.batch_size // world_size()), train.gradient_accumulation_steps
     if torch.cuda.is_available():  # plan before loading: refuse in one line what cannot fit, shrink what can
         gpu = torch.cuda.get_device_properties(0)
         batch_size = planned_micro_batch(base, lora, train, gpu.total_memory, gpu.name)
         accumulation = accumulation * train.batch_size // batch_size  # the same examples per optimizer step
     return with_oom_backoff(attempt, batch_size, accumulation, train.oom_backoffs)
+
+
+def world_size() -> int:
+    """Processes of this fine-tune: WORLD_SIZE under torchrun, else 1."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def result_from_facts(out_dir: Path) -> TrainResult:
+    """The TrainResult of a fine-tune that ran elsewhere (the ranks of a distributed one), read from its run.json."""
+    facts = read_json(out_dir / RUN_FACTS)
+    return TrainResult(
+        out_dir / "adapter",
+        facts["train_seconds"],
+        facts["losses"],
+        facts["n_examples"],
+        facts["resumed_from_step"],
+        facts["batch_size"],
+        facts["gradient_accumulation_steps"],
+        facts["peak_memory_gib"],
+        [(point["step"], point["loss"]) for point in facts["validation_losses"]],
+        facts["best_step"],
+    )
 
 
 def planned_micro_batch(base: str | Path, lora: LoraConfig, train: TrainConfig, gpu_bytes: float, gpu: str) -> int:
@@ -218,6 +247,8 @@ def _train(base, data: _Data, lora, train, out_dir, batch_size, accumulation, on
         started = time.perf_counter()
         trainer.train(resume_from_checkpoint=checkpoint)
         seconds = time.perf_counter() - started
+    if not trainer.is_world_process_zero():  # the other ranks of a distributed fine-tune leave saving to rank 0
+        return TrainResult(out_dir / "adapter", seconds, [], n_examples)
     adapter_dir = save_weights(model, tokenizer, train.method, out_dir / "adapter")
     shutil.rmtree(out_dir / "trainer", ignore_errors=True)  # checkpoints only serve a resume; weights are saved
     history = trainer.state.log_history
@@ -335,6 +366,7 @@ def _arguments(
         save_total_limit=2,  # the last two: a kill while writing one leaves the other
         optim=_TRAINER_OPTIMIZERS[optimizer_name(train, not cpu)],
         gradient_checkpointing=checkpointing,
+        **_distributed_arguments(train, cpu),
         # Non-reentrant checkpointing works with frozen inputs (LoRA) without enable_input_require_grads.
         gradient_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None,
         report_to="none",
@@ -343,6 +375,17 @@ def _arguments(
         use_cpu=cpu,
         **(saving | _evaluation_arguments(train, evaluating)),
     )
+
+
+def _distributed_arguments(train: TrainConfig, cpu: bool) -> dict:
+    """DDP over gloo on CPU, NCCL on GPUs; a full fine-tune shards weights, gradients and optimizer state (FSDP)."""
+    if world_size() == 1:
+        return {}
+    if train.method == "full":
+        if cpu:
+            raise RadimpressError("a full fine-tune over several processes needs GPUs (FSDP): set train.gpus: 1")
+        return {"fsdp": "full_shard auto_wrap"}  # wraps each decoder layer (the model's _no_split_modules)
+    return {"ddp_backend": "gloo" if cpu else "nccl", "ddp_find_unused_parameters": False}
 
 
 def trainable_model(base: str | Path, lora: LoraConfig, method: str, start_from: Path | None = None):
