@@ -248,8 +248,15 @@ class GenerateConfig(StrictModel):
     )
     backend: Literal["transformers", "vllm"] = Field(
         "transformers",
-        description="transformers: runs everywhere, the tested reference; vllm: GPU only, one engine per base "
-        "serving every adapter (multi-LoRA), needs `pip install vllm`; greedy or sampling, no beam search.",
+        description="transformers: runs everywhere, the tested reference; vllm: GPU only, an engine in the generate "
+        "stage's own process (freed when it ends), needs `pip install vllm`; greedy or sampling, no beam search.",
+    )
+    gpu_memory_utilization: float = Field(
+        0.85,
+        gt=0,
+        le=1,
+        description="vllm: share of the GPU's memory the engine may take (weights, KV cache); the rest stays free "
+        "for whatever else the GPU runs.",
     )
     batch_size: int = Field(64, gt=0, description="Prompts decoded together (similar lengths batched together).")
     num_beams: int = Field(1, gt=0, description="Beam search width; 1 is greedy (or sampling).")

@@ -1,8 +1,11 @@
 """Optional vLLM generation backend for GPU users (`generate.backend: vllm`).
 
-One engine per base model serves every fine-tune of that base: each variant's adapter is a `LoRARequest` on the
-shared engine (multi-LoRA), so a sweep of 50 variants loads the 8B weights once, not 50 times. QLoRA adapters go
-onto the base quantised with bitsandbytes, as they were trained; a fully fine-tuned model gets an engine of its own.
+On a GPU machine each generate stage runs in a process of its own (`radimpress.stages.isolated`), in that
+process's main thread (recent vLLM refuses to start elsewhere), so its engine takes one GPU, sized by
+`generate.gpu_memory_utilization` and by this adapter's rank, and is freed when the stage ends: the next base's
+engine never finds the GPU full. The adapter is a `LoRARequest` on the base's engine; QLoRA adapters go onto the
+base quantised with bitsandbytes, as they were trained; a fully fine-tuned model is the engine's model. Within one
+process (a CPU-less test, a notebook), engines are kept per base and serve every adapter that fits their rank.
 
 vLLM is a CUDA-only dependency and is not installed by default: `pip install vllm` on the GPU worker. A profile
 that asks for it on a machine without it fails when the run starts, with one line saying so. The test suite checks
@@ -24,9 +27,9 @@ from radimpress.errors import RadimpressError
 if TYPE_CHECKING:
     from radimpress.modeling.generate import GenerationResult
 
-# Engines live for the worker process: Prefect runs a flow's tasks as threads of one process, so every generate
-# task of a flow run shares them. vLLM's engine is not thread-safe; the lock serialises its use.
-_ENGINES: dict[tuple[str, bool], object] = {}
+# Engines live for their process (a generate stage's, on a GPU machine). vLLM's engine is not thread-safe; the lock
+# serialises its use.
+_ENGINES: dict[tuple[str, str], object] = {}
 _ADAPTER_IDS: dict[str, int] = {}
 _LOCK = threading.Lock()
 LORA_RANKS = (8, 16, 32, 64, 128, 256)  # vLLM's supported max_lora_rank values
@@ -89,9 +92,10 @@ def generate_token_ids_with_vllm(
 
     with _LOCK:
         if method == "full":
-            engine, request = _engine(str(adapter_dir), quantized=False, lora_rank=None), None
+            engine, request = _engine(str(adapter_dir), engine_options(cfg, quantized=False, lora_rank=None)), None
         else:
-            engine = _engine(str(base), quantized=method == "qlora", lora_rank=max_lora_rank(adapter_dir))
+            options = engine_options(cfg, quantized=method == "qlora", lora_rank=max_lora_rank(adapter_dir))
+            engine = _engine(str(base), options)
             key = str(Path(adapter_dir).resolve())
             adapter_id = _ADAPTER_IDS.setdefault(key, len(_ADAPTER_IDS) + 1)
             request = LoRARequest(f"adapter-{adapter_id}", adapter_id, key)
@@ -106,13 +110,20 @@ def generate_token_ids_with_vllm(
     return [list(output.outputs[0].token_ids) for output in outputs], seconds
 
 
-def _engine(model: str, quantized: bool, lora_rank: int | None):
-    key = (model, quantized)
+def engine_options(cfg: GenerateConfig, quantized: bool, lora_rank: int | None) -> dict:
+    """`vllm.LLM` keyword arguments: the profile's memory share, LoRA serving at the adapter's rank, bitsandbytes."""
+    options: dict = {"gpu_memory_utilization": cfg.gpu_memory_utilization}
+    if lora_rank:
+        options |= {"enable_lora": True, "max_lora_rank": lora_rank, "max_loras": 4}
+    if quantized:
+        options["quantization"] = "bitsandbytes"
+    return options
+
+
+def _engine(model: str, options: dict):
+    key = (model, json.dumps(options, sort_keys=True))
     if key not in _ENGINES:
         from vllm import LLM
 
-        options = {"enable_lora": True, "max_lora_rank": lora_rank, "max_loras": 4} if lora_rank else {}
-        if quantized:
-            options["quantization"] = "bitsandbytes"
         _ENGINES[key] = LLM(model=model, tokenizer=model, **options)
     return _ENGINES[key]

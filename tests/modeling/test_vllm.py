@@ -11,7 +11,13 @@ import pytest
 
 from radimpress.cli import main
 from radimpress.config import GenerateConfig, Profile
-from radimpress.modeling.vllm import VllmUnavailableError, max_lora_rank, require_vllm, sampling_arguments
+from radimpress.modeling.vllm import (
+    VllmUnavailableError,
+    engine_options,
+    max_lora_rank,
+    require_vllm,
+    sampling_arguments,
+)
 
 VLLM_INSTALLED = importlib.util.find_spec("vllm") is not None
 
@@ -54,3 +60,15 @@ def test_adapter_rank_above_vllms_limit_is_refused(tmp_path):
     (tmp_path / "adapter_config.json").write_text(json.dumps({"r": 512}))
     with pytest.raises(Exception, match="above vLLM's largest"):
         max_lora_rank(tmp_path)
+
+
+def test_engine_options_follow_the_profile_and_the_adapter():
+    cfg = GenerateConfig(max_new_tokens=40, gpu_memory_utilization=0.5)
+    assert engine_options(cfg, quantized=True, lora_rank=64) == {
+        "gpu_memory_utilization": 0.5,
+        "enable_lora": True,
+        "max_lora_rank": 64,
+        "max_loras": 4,
+        "quantization": "bitsandbytes",
+    }
+    assert engine_options(cfg, quantized=False, lora_rank=None) == {"gpu_memory_utilization": 0.5}
