@@ -61,7 +61,7 @@ def launch(
         "--standalone",  # one node: a local rendezvous on 127.0.0.1, nothing listens beyond it
         f"--nproc_per_node={train.gpus}",
         "-m",
-        __name__,
+        "radimpress.modeling.rank",  # each rank runs `finetune` again from the spec
         str(out_dir / SPEC),
     ]
     # Each rank gets its share of the CPU: N ranks of all-core torch would fight over the same cores.
@@ -76,30 +76,3 @@ def launch(
             f"the {train.gpus}-process fine-tune failed (torchrun exit code {done.returncode}): {tail[0][:300]} "
             f"(whole log: {out_dir / LOG})"
         )
-
-
-def _run_rank(spec_path: Path) -> None:
-    import torch
-
-    from radimpress.modeling.train import finetune
-
-    spec = json.loads(spec_path.read_text())
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))  # "cuda" now means this rank's GPU
-    validation = tuple(spec["validation"]) if spec["validation"] else None
-    finetune(
-        spec["base"],
-        spec["prompts"],
-        spec["targets"],
-        LoraConfig(**spec["lora"]),
-        TrainConfig(**spec["train"]),
-        Path(spec["out_dir"]),
-        cache_dir=Path(spec["cache_dir"]),
-        validation=validation,
-        start_from=Path(spec["start_from"]) if spec["start_from"] else None,
-        max_target=spec["max_target"],
-    )
-
-
-if __name__ == "__main__":
-    _run_rank(Path(sys.argv[1]))
