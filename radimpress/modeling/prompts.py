@@ -47,10 +47,16 @@ def build_prompt(findings: str, clinical: str | None, input_config: str, tokeniz
 
 def build_prompts(reports: pl.DataFrame, input_config: str, tokenizer=None, budget: int | None = None) -> list[str]:
     """Prompts for every row of a canonical report frame; with `budget`, each cut to fit it (`fit_prompt`)."""
-    rows = reports.select("findings", "clinical_information").iter_rows(named=True)
+    rows = list(reports.select("findings", "clinical_information").iter_rows())
+    prompts = [build_prompt(findings, clinical, input_config, tokenizer) for findings, clinical in rows]
     if budget is None:
-        return [build_prompt(row["findings"], row["clinical_information"], input_config, tokenizer) for row in rows]
-    return [fit_prompt(row["findings"], row["clinical_information"], input_config, tokenizer, budget) for row in rows]
+        return prompts
+    # One batched encoding finds the few prompts over budget; only those are cut, one at a time.
+    lengths = [len(ids) for ids in encode_prompts(tokenizer, prompts)]
+    return [
+        prompt if length <= budget else fit_prompt(*row, input_config, tokenizer, budget)
+        for prompt, length, row in zip(prompts, lengths, rows, strict=True)
+    ]
 
 
 def fit_prompt(findings: str, clinical: str | None, input_config: str, tokenizer, budget: int) -> str:
