@@ -15,6 +15,7 @@ import torch
 from transformers import TrainerCallback
 
 from radimpress.config import GenerateConfig, LoraConfig, TinyBaseConfig, TrainConfig
+from radimpress.errors import RadimpressError
 from radimpress.modeling.generate import generate_texts
 from radimpress.modeling.loading import load_base_model, load_finetuned, load_tokenizer, saved_method
 from radimpress.modeling.prompts import build_prompts, build_target
@@ -243,3 +244,13 @@ def test_distributed_arguments_choose_ddp_or_fsdp(monkeypatch):
     assert _distributed_arguments(TrainConfig(method="full"), cpu=False) == {"fsdp": "full_shard auto_wrap"}
     with pytest.raises(RadimpressError, match="full fine-tune over several processes needs GPUs"):
         _distributed_arguments(TrainConfig(method="full"), cpu=True)
+
+
+def test_a_failed_distributed_fine_tune_names_its_exit_code_and_its_log(base, tmp_path):
+    # A full fine-tune over two CPU processes is refused in each rank: torchrun fails, the worker says where to look.
+    config = _train_config(method="full", gpus=2, checkpoint_steps=0)
+    with pytest.raises(
+        RadimpressError, match=r"the 2-process fine-tune failed \(torchrun exit code \d+\).*whole log: "
+    ):
+        finetune(base, *_pairs(base), LORA, config, tmp_path)
+    assert "needs GPUs (FSDP)" in (tmp_path / "distributed.log").read_text()
