@@ -123,6 +123,10 @@ def test_the_plan_reads_any_model_folders_config(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 8}))
     with pytest.raises(RadimpressError, match="has no 'num_hidden_layers'"):
         architecture_of(tmp_path)
+    empty = tmp_path / "no-config"
+    empty.mkdir()
+    with pytest.raises(RadimpressError, match="no config.json in .*no-config: cannot plan"):
+        architecture_of(empty)
 
 
 def test_auto_settings_resolve_by_size_and_device():
