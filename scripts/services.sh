@@ -61,12 +61,21 @@ up() {
   ensure "work pool 'local'" "curl -sf $API/work_pools/local" "$BIN/prefect work-pool create local --type process"
   start prefect-worker "$BIN/prefect" worker start --pool local --type process
   # GPU stages share the GPUs through a global concurrency limit that a task takes only for real work (tasks/gpu.py):
-  # one slot per GPU, one on a CPU-only machine. A tag limit of an older data directory would make every cached GPU
-  # task queue for a slot before Prefect looks in its cache: it goes.
-  local gpus="$BIN/python -c 'import torch; print(max(torch.cuda.device_count(), 1))'" slots key
+  # one slot per GPU, or tasks.gpu.CPU_SLOTS on a CPU-only machine. A tag limit of an older data directory would make
+  # every cached GPU task queue for a slot before Prefect looks in its cache: it goes.
+  local slots key
   if curl -sf "$API/concurrency_limits/tag/gpu" >/dev/null; then "$BIN/prefect" --no-prompt concurrency-limit delete gpu >/dev/null; fi
   ensure "global concurrency limit 'gpu'" "curl -sf $API/v2/concurrency_limits/gpu" \
-    "$BIN/prefect global-concurrency-limit create gpu --limit \$($gpus)"
+    "$BIN/prefect global-concurrency-limit create gpu --limit 1"
+  # Asking tasks.gpu for the slot count imports torch and Prefect (seconds): only when the cores, the GPUs or
+  # RADIMPRESS_CPU_SLOTS changed since this data directory last set it.
+  key="$(nproc) $({ compgen -G "/dev/nvidia[0-9]*" || true; } | wc -l) ${RADIMPRESS_CPU_SLOTS:-}"
+  if [ "$(cat "$RUN/gpu-slots.key" 2>/dev/null)" != "$key" ]; then
+    slots=$("$BIN/python" -c 'from tasks.gpu import SLOTS; print(SLOTS)')
+    curl -sf -X PATCH "$API/v2/concurrency_limits/gpu" -H 'Content-Type: application/json' \
+      -d "{\"limit\": $slots}" >/dev/null
+    echo "$key" >"$RUN/gpu-slots.key"
+  fi
   slots=$(curl -sf "$API/v2/concurrency_limits/gpu" | grep -o '"limit":[0-9]*' | cut -d: -f2)
   # Registering the deployment imports the whole flow (about 15 s of CPU): only when it is missing, or the
   # commit, the checkout, the pool or the deployment's own files changed since this data directory registered it.

@@ -26,6 +26,7 @@ from radimpress.modeling.generate import generate_texts
 from radimpress.modeling.loading import load_finetuned
 from radimpress.modeling.prompts import build_prompts
 from radimpress.sim.synthetic import generate_reports
+from tasks.gpu import SLOTS
 
 ROOT = Path(__file__).resolve().parents[2]
 # Bases are not cached by Prefect: a tiny base's own stage folder is its cache, and a pretrained one is only located.
@@ -127,7 +128,7 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="module")
 def smoke_run(stack):
     run_id = stack.run_deployment("smoke")
-    assert stack.wait(run_id, timeout=1500) == "COMPLETED"  # five models, 20 variants: about 6 min on 2 cores
+    assert stack.wait(run_id, timeout=1500) == "COMPLETED"  # five models, 20 variants: about 8 min on 2 cores
     return run_id
 
 
@@ -233,8 +234,9 @@ def test_prefect_artifacts_and_gpu_tags(stack, smoke_run):
     runs = httpx.post(f"{stack.api}/task_runs/filter", json=body).json()
     gpu = {r["name"].split("-")[0].split("_")[0] for r in runs if "gpu" in r["tags"]}
     assert gpu == {"base", "finetune", "generate", "learn", "train", "judge"}  # learn_perturbations: the judge's
-    # One slot, taken inside the tasks for real work only: a tag limit would queue cached tasks for it.
-    assert httpx.get(f"{stack.api}/v2/concurrency_limits/gpu").json()["limit"] == 1
+    # A slot per GPU (here: per CPU stage process), taken inside the tasks for real work only: a tag limit would
+    # queue cached tasks for it.
+    assert httpx.get(f"{stack.api}/v2/concurrency_limits/gpu").json()["limit"] == SLOTS
     assert httpx.get(f"{stack.api}/concurrency_limits/tag/gpu").status_code == 404
 
 
