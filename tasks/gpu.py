@@ -36,7 +36,18 @@ T = TypeVar("T")
 
 GPU_LIMIT = "gpu"
 CORES = len(os.sched_getaffinity(0))
-CPU_SLOTS = int(os.environ.get("RADIMPRESS_CPU_SLOTS") or min(2, CORES))
+
+
+def cpu_slots(setting: str | None, cores: int) -> int:
+    """Stage slots on a CPU-only machine: $RADIMPRESS_CPU_SLOTS when set, else two (one on a single core)."""
+    if not setting:
+        return min(2, cores)
+    if not setting.strip().isdigit() or int(setting) < 1:
+        raise ValueError(f"RADIMPRESS_CPU_SLOTS must be a whole number of at least 1, not {setting!r}")
+    return int(setting)
+
+
+CPU_SLOTS = cpu_slots(os.environ.get("RADIMPRESS_CPU_SLOTS"), CORES)
 ISOLATE = torch.cuda.is_available()  # a fresh process per GPU stage where there are GPUs (module docstring)
 SLOTS = torch.cuda.device_count() if ISOLATE else CPU_SLOTS
 # On CPU, slot 0 is this process and every other slot a kept stage process, started when first needed: a flow run

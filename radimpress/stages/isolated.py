@@ -9,7 +9,7 @@ initialised CUDA, or that runs threads, is undefined.
 
 A spawned child imports torch and transformers again (seconds on a CPU), which is noise beside a GPU fine-tune but
 not beside the tiny CPU stages. So on a GPU machine each stage gets a fresh process (`run_on_device`, which frees
-all GPU memory at exit), and on CPU a `StageWorker` keeps one process per slot for many stages.
+all GPU memory at exit), and on CPU a `StageWorker` keeps its process for many stages.
 """
 
 from __future__ import annotations

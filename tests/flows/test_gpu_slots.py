@@ -44,3 +44,10 @@ def test_a_stage_that_starts_beside_another_takes_a_kept_process_and_the_core_le
     assert first == [(os.getpid(), gpu.CORES)]
     assert beside == (gpu._CPU_WORKERS[1].pid, gpu.CORES // 2) and beside[0] != os.getpid()
     assert gpu.on_gpu(_pid_and_threads_after, 0) == (os.getpid(), gpu.CORES)  # the lowest free slot first
+
+
+def test_cpu_slots_come_from_the_setting_or_the_cores_and_a_bad_setting_is_named():
+    assert [gpu.cpu_slots(None, 1), gpu.cpu_slots("", 16), gpu.cpu_slots("3", 2)] == [1, 2, 3]
+    for bad in ("0", "two", "-1", "1.5"):
+        with pytest.raises(ValueError, match=f"RADIMPRESS_CPU_SLOTS must be a whole number of at least 1, not '{bad}'"):
+            gpu.cpu_slots(bad, 2)
