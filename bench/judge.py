@@ -7,7 +7,7 @@ their cached keys and values), side by side in one run on the same fine-tuned ju
 
 The judge is the smoke profile's: a tiny-llama base (vocabulary 1,024, briefly pretrained) with a rank-8 LoRA
 adapter fine-tuned for a few steps on judge prompts. Today's way scores with the adapter loaded as it was then
-(`load_finetuned`); the new way as `predict_scores` does (`load_judge` merges the adapter; that load is timed).
+(`load_finetuned`); the new way as `judge_generations` does (`load_judge` merges the adapter; that load is timed).
 Pairs are `bench/score.py`'s mix of copies, other reports' impressions, truncations and rewordings. "Today's way"
 is `expected_score` at 0b8db23 (`git show 0b8db23:radimpress/evaluation/judge.py`). Both ways run in this
 process, one after the other, each three times (the fastest counts), on torch's default threads. The scores are
@@ -37,10 +37,12 @@ TARGET_SPEEDUP, TOLERANCE = 10.0, 1e-5
 
 @torch.inference_mode()
 def expected_score_today(model, tokenizer, prompt: str) -> float:
-    from radimpress.evaluation.judge import SCORES
+    from radimpress.evaluation.judge import SCORE_END, SCORES
+    from radimpress.modeling.prompts import encode_prompts
 
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    candidates = [tokenizer(f" {s}", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for s in SCORES]
+    # The score words end as the judge learns them now (`SCORE_END`, was end-of-text); the method is 0b8db23's.
+    prompt_ids = encode_prompts(tokenizer, [prompt])[0]
+    candidates = [tokenizer(f" {s}{SCORE_END}", add_special_tokens=False)["input_ids"] for s in SCORES]
     width = len(prompt_ids) + max(len(c) for c in candidates)
     rows = [prompt_ids + c + [tokenizer.pad_token_id] * (width - len(prompt_ids) - len(c)) for c in candidates]
     mask = [[1] * (len(prompt_ids) + len(c)) + [0] * (width - len(prompt_ids) - len(c)) for c in candidates]
@@ -66,7 +68,7 @@ def fine_tuned_judge(prompts: list[str], folder: Path) -> tuple[Path, Path]:
     """The smoke profile's judge, (base, adapter): tiny-llama, briefly pretrained, a LoRA adapter fine-tuned on
     judge prompts."""
     from radimpress.config import LoraConfig, TinyBaseConfig, TrainConfig
-    from radimpress.evaluation.judge import SCORES
+    from radimpress.evaluation.judge import SCORE_END, SCORES
     from radimpress.modeling.train import finetune
     from radimpress.sim.tiny import build_tiny_base
 
@@ -74,7 +76,7 @@ def fine_tuned_judge(prompts: list[str], folder: Path) -> tuple[Path, Path]:
     base = build_tiny_base("tiny-llama", prompts + [f" {s}" for s in SCORES], tiny, folder / "base")
     lora = LoraConfig(r=8, alpha=16, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
     train = TrainConfig(epochs=1, learning_rate=0.003, batch_size=16, max_length=256, seed=0)
-    targets = [f" {i % 11}" for i in range(64)]
+    targets = [f" {i % 11}{SCORE_END}" for i in range(64)]
     return base, finetune(base, prompts[:64], targets, lora, train, folder / "judge").adapter_dir
 
 
@@ -100,7 +102,7 @@ def main() -> None:
     from radimpress.modeling.loading import load_finetuned
 
     generated, references = make_pairs(args.pairs)
-    prompts = [judge_prompt(r, g) for r, g in zip(references, generated, strict=True)]
+    prompts = [judge_prompt(None, None, r, g) for r, g in zip(references, generated, strict=True)]
     with tempfile.TemporaryDirectory() as folder:
         base, adapter = fine_tuned_judge(prompts, Path(folder))
         model, tokenizer = load_finetuned(base, adapter)
@@ -112,7 +114,7 @@ def main() -> None:
         print(f"today's way: {today_seconds:7.1f} s  ({1000 * today_seconds / args.pairs:.1f} ms a pair)")
         batch = {"batch_size": args.batch_size} if args.batch_size else {}
 
-        def new_way() -> list[float]:  # as `predict_scores` runs it: its own load, merge and batches
+        def new_way() -> list[float]:  # as `judge_generations` runs it: its own load, merge and batches
             judge, judge_tokenizer = load_judge(base, adapter)
             return expected_scores(judge, judge_tokenizer, prompts, **batch)
 

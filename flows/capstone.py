@@ -93,7 +93,8 @@ def capstone(profile: str = "smoke") -> str:
         wait_for_reviews(publish_review(generations, cfg.review), cfg.review.wait_hours)
     train_paths = [splits[modality]["train"] for modality in sorted({v.modality for v in variants})]
     perturbed = learn_perturbations(train_paths, cfg.judge, judge_base, cfg.review.rubric)
-    judge_dir = train_judge(review_sample(generations, cfg.review), perturbed, cfg.judge, judge_base, cfg.score)
+    reviewed = review_sample(generations, cfg.review)
+    judge_dir = train_judge(reviewed, perturbed, cfg.judge, judge_base, cfg.score, cfg.review.rubric)
     judged = judge_variant.map(unmapped(judge_dir), generations)
     judged_baselines = judge_variant.map(unmapped(judge_dir), baseline_outputs)
     rows = [

@@ -68,9 +68,11 @@ def learn_perturbations(train_paths: list[Path], cfg: JudgeConfig, base: Path, r
 
 
 @task(tags=["gpu"], retries=1, retry_delay_seconds=5, cache_policy=stage_cache(judge_train_stage), persist_result=True)
-def train_judge(review_dir: Path, perturbed_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig) -> Path:
+def train_judge(
+    review_dir: Path, perturbed_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig, rubric: RubricConfig
+) -> Path:
     """Fine-tune the factual-correctness judge on the reviewed sample, a judge per fold to measure it."""
-    return on_gpu(judge_train_stage, review_dir, perturbed_dir, cfg, base, metrics)
+    return on_gpu(judge_train_stage, review_dir, perturbed_dir, cfg, base, metrics, rubric)
 
 
 @task(

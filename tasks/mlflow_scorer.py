@@ -17,19 +17,22 @@ from typing import Any
 from mlflow.entities import Feedback
 from mlflow.genai.scorers import scorer
 
-from radimpress.evaluation.judge import expected_scores, judge_prompt, load_judge
+from radimpress.evaluation.judge import judge_items, judge_prompt, load_judge
 from radimpress.files import read_json
+from radimpress.review.rubric import RubricWeights
 
 
 def factual_correctness_scorer(judge_dir: Path):
     """A scorer named `factual_correctness` (0-10, aggregated as the mean) backed by the judge in `judge_dir` (a
-    judge-train stage folder); its rationale quotes how far the judge agreed with the reviewers out of fold."""
+    judge-train stage folder); its rationale names the errors the judge found and quotes how far it agreed with
+    the reviewers out of fold."""
     record = read_json(judge_dir / "judge_base.json")
     model, tokenizer = load_judge(record["base"], judge_dir / "adapter")
+    weights = RubricWeights(**record["rubric"])
     trust = read_json(judge_dir / "judge.json")
-    rationale = (
-        f"Expected rubric score of the judge trained on {trust['n_items']} {record['review_source']} reviews; "
-        f"out-of-fold Kendall tau-b with them {trust['kendall_tau_b']:.2f}, MAE {trust['mae']:.2f}."
+    how_far = (
+        f"judge trained on {trust['n_items']} {record['review_source']} reviews; out-of-fold Kendall tau-b with "
+        f"them {trust['kendall_tau_b']:.2f}, MAE {trust['mae']:.2f}."
     )
 
     @scorer(name="factual_correctness", aggregations=["mean"])
@@ -37,6 +40,7 @@ def factual_correctness_scorer(judge_dir: Path):
         prompt = judge_prompt(
             inputs.get("findings"), inputs.get("clinical_information"), expectations["impression"], str(outputs or "")
         )
-        return Feedback(value=expected_scores(model, tokenizer, [prompt])[0], rationale=rationale)
+        judgement = judge_items(model, tokenizer, [prompt], weights=weights)[0]
+        return Feedback(value=judgement.score(record["score_from"]), rationale=f"Errors: {judgement.errors}. {how_far}")
 
     return factual_correctness

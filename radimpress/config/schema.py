@@ -393,6 +393,12 @@ class JudgeConfig(StrictModel):
     human_weight: int = Field(
         3, ge=1, description="How many times each reviewed item is repeated in its training passes (train.epochs)."
     )
+    score_from: Literal["direct", "errors"] = Field(
+        "direct",
+        description="The judge's score: 'direct' is its expected score word; 'errors' applies the rubric's "
+        "penalties to the counts it expects in its error slots. The trust table reports both; direct measured "
+        "better on the smoke profile (docs/rubric.md).",
+    )
 
     @field_validator("model")
     @classmethod

@@ -1,13 +1,22 @@
 """The factual-correctness judge: an LM fine-tuned on (clinical information, findings, reference impression,
-generated impression) -> the reviewers' score.
+generated impression) -> the score -> the errors (the rubric's six categories, significant / minor).
 
-At scoring time the judge's probabilities over the score words "0".."10" give an expected score, which is
-finer-grained and steadier than the single most likely number. How far to trust it comes from grouped k-fold
-cross-validation over the reviewed items (`trust.py`): a judge per fold scores the items it never saw.
+After the prompt the judge writes the score in whole points and a newline, then its error slots: significant/minor
+counts of each category in the rubric's order (`1/0 0/1 0/0 0/0 0/0 0/0`: a significant false finding and a minor
+missing one), or `nothing usable`. A score comes from it two ways:
+- **direct**: its probabilities over the score words "0".."10" give an expected score, finer-grained and steadier
+  than the single most likely number;
+- **from errors**: the rubric's penalties applied to the counts it expects in each slot (its probabilities over the
+  digits where it wrote one), so a slot it is unsure of costs part of a penalty.
+`judge.score_from` says which is the judge's score; the trust table reports both. How far to trust it comes from
+grouped k-fold cross-validation over the reviewed items (`trust.py`): a judge per fold scores the items it never saw.
+
+Items whose reviewers gave a score but no error categories teach the score alone.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +25,29 @@ import numpy as np
 import polars as pl
 import torch
 
-from radimpress.config import JudgeConfig
+from radimpress.config import GenerateConfig, JudgeConfig
 from radimpress.evaluation.trust import grouped_folds, half_up
 from radimpress.modeling.train import finetune
+from radimpress.review.rubric import (
+    DEFAULT_WEIGHTS,
+    ERROR_CATEGORIES,
+    ErrorCounts,
+    RubricWeights,
+    score_from_errors,
+    significant_column,
+)
 
 SCORES = tuple(range(11))
+SCORE_END = "\n"
+"""What follows the score: its own token in the byte-level and sentencepiece tokenizers of the registry's models, so
+the score words' probabilities are comparable whatever comes after."""
+ERRORS_CUE = "ERRORS:"
+"""Short: every cue token is one less for the prompt within `train.max_length` (the order of the slots is the
+rubric's, `ERROR_CATEGORIES`, and `describe_errors` names them for people)."""
+NO_ERRORS, NOTHING_USABLE = "none", "nothing usable"
+ERROR_SLOT_TOKENS = 32
+"""Most tokens the judge may spend on its error slots (24 in a 1,024-word vocabulary)."""
+_SLOT = re.compile(r"^(\d{1,2})/(\d{1,2})$")
 
 
 def judge_prompt(findings: str | None, clinical_information: str | None, reference: str, generated: str) -> str:
@@ -38,9 +65,86 @@ def judge_prompts(frame: pl.DataFrame) -> list[str]:
     return [judge_prompt(f, c, r, g or "") for f, c, r, g in rows]
 
 
-def score_targets(scores: pl.Series) -> list[str]:
-    """What the judge learns to write after a prompt: the score in whole points, halves rounded up."""
-    return [f" {s}" for s in half_up(scores.to_numpy())]
+def error_slots(counts: ErrorCounts, usable: bool = True) -> str:
+    """What the judge writes after the score and `ERRORS_CUE`: `significant/minor` for each category in the
+    rubric's order (`0/0 1/0 0/0 0/0 0/0 0/0`), or `nothing usable`. Slots of digits, not category names: a tiny
+    model's vocabulary has no word for the categories, and category names cost it ten tokens each."""
+    if not usable:
+        return NOTHING_USABLE
+    return " ".join("{}/{}".format(*counts.get(c, (0, 0))) for c in ERROR_CATEGORIES)
+
+
+def describe_errors(counts: ErrorCounts, usable: bool = True) -> str:
+    """The errors for people: `false_finding 1/0; missing_finding 0/1` (significant/minor), `none` or
+    `nothing usable`."""
+    if not usable:
+        return NOTHING_USABLE
+    named = [f"{c} {counts[c][0]}/{counts[c][1]}" for c in ERROR_CATEGORIES if c in counts and sum(counts[c])]
+    return "; ".join(named) or NO_ERRORS
+
+
+def parse_error_slots(text: str) -> tuple[ErrorCounts, bool] | None:
+    """(counts, usable) from the first line the judge wrote; None for anything else (fewer or more slots, a slot
+    that is not n/m, free text): the caller falls back to the direct score and counts it."""
+    line = text.split("\n", 1)[0].strip()
+    if line == NOTHING_USABLE:
+        return {}, False
+    slots = line.split()
+    if len(slots) != len(ERROR_CATEGORIES):
+        return None
+    counts: ErrorCounts = {}
+    for category, slot in zip(ERROR_CATEGORIES, slots, strict=True):
+        match = _SLOT.match(slot)
+        if match is None:
+            return None
+        if match[1] != "0" or match[2] != "0":
+            counts[category] = (int(match[1]), int(match[2]))
+    return counts, True
+
+
+def labelled_errors(frame: pl.DataFrame) -> list[ErrorCounts | None]:
+    """Every row's errors by category, from its category columns and their `significant_column`s; None for a row
+    (or a frame) without them: its reviewers gave only a score."""
+    wanted = [*ERROR_CATEGORIES, *(significant_column(c) for c in ERROR_CATEGORIES)]
+    if not set(wanted) <= set(frame.columns):
+        return [None] * frame.height
+    rows = frame.select(wanted).iter_rows(named=True)
+    return [
+        None
+        if any(row[c] is None for c in wanted)
+        else {c: (row[significant_column(c)], row[c] - row[significant_column(c)]) for c in ERROR_CATEGORIES if row[c]}
+        for row in rows
+    ]
+
+
+def judge_examples(frame: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """Prompts and targets: the score in whole points (halves rounded up), then the error slots where the row has
+    error categories (`labelled_errors`)."""
+    usable = frame["usable"].to_list() if "usable" in frame.columns else [True] * frame.height
+    targets = []
+    for errors, is_usable, score in zip(
+        labelled_errors(frame), usable, half_up(frame["score"].to_numpy()), strict=True
+    ):
+        slots = "" if errors is None else f"{ERRORS_CUE} {error_slots(errors, is_usable is not False)}"
+        targets.append(f" {score}{SCORE_END}{slots}")
+    return judge_prompts(frame), targets
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the judge says of one generated impression."""
+
+    errors: str
+    """The errors it named (`describe_errors`), or its first line as written when that could not be read."""
+    readable: bool
+    """Whether `parse_error_slots` could read its error slots; when not, `from_errors` is the direct score."""
+    direct: float
+    """Its expected score word."""
+    from_errors: float
+    """The rubric's score of the counts it expects in its error slots."""
+
+    def score(self, score_from: str) -> float:
+        return self.from_errors if score_from == "errors" else self.direct
 
 
 @dataclass(frozen=True)
@@ -48,7 +152,8 @@ class JudgeResult:
     adapter_dir: Path
     """The judge trained on every reviewed item: it scores the variants."""
     out_of_fold: pl.DataFrame
-    """Every reviewed item's score from the fold judge that never saw its report: report_id, fold, score, judge."""
+    """Every reviewed item's judgement from the fold judge that never saw its report: report_id, score, fold,
+    judge (its score by `judge.score_from`), judge_direct, judge_from_errors, errors and errors_readable."""
 
 
 def train_judge(
@@ -57,48 +162,150 @@ def train_judge(
     cfg: JudgeConfig,
     out_dir: Path,
     start_from: Path | None = None,
+    weights: RubricWeights = DEFAULT_WEIGHTS,
 ) -> JudgeResult:
-    """Fine-tune a judge per fold (grouped by report) for out-of-fold scores, then the judge on every item.
+    """Fine-tune a judge per fold (grouped by report) for out-of-fold judgements, then the judge on every item.
 
     Every judge goes on from `start_from` (the adapter that learnt the perturbation pairs, see `learn_perturbations`)
     when given, each reviewed item repeated `cfg.human_weight` times.
     """
     folds = grouped_folds(reviewed["report_id"].cast(pl.String).to_list(), cfg.folds, cfg.train.seed)
-    prompts, targets = judge_prompts(reviewed), score_targets(reviewed["score"])
+    prompts, targets = judge_examples(reviewed)
+    scores_only = [target.split(ERRORS_CUE, 1)[0] for target in targets]
 
     def examples(items: np.ndarray) -> tuple[list[str], list[str]]:
-        repeated = [i for i in items for _ in range(cfg.human_weight)]
-        return [prompts[i] for i in repeated], [targets[i] for i in repeated]
+        return repeated_examples(prompts, targets, scores_only, items, cfg.human_weight)
 
-    out_of_fold = np.empty(reviewed.height)
+    judgements: list[Judgement | None] = [None] * reviewed.height
     for fold in range(cfg.folds):
         held = np.flatnonzero(folds == fold)
         fold_dir = out_dir / "folds" / str(fold)
         fold_examples = examples(np.flatnonzero(folds != fold))
         result = finetune(base, *fold_examples, cfg.lora, cfg.train, fold_dir, start_from=start_from)
         model, tokenizer = load_judge(base, result.adapter_dir)
-        out_of_fold[held] = expected_scores(model, tokenizer, [prompts[i] for i in held], cfg.score_batch_size)
-        shutil.rmtree(fold_dir / "adapter")  # only the fold's scores are kept; its weights would be dead weight
+        said = judge_items(model, tokenizer, [prompts[i] for i in held], cfg.score_batch_size, weights)
+        for i, judgement in zip(held, said, strict=True):
+            judgements[i] = judgement
+        shutil.rmtree(fold_dir / "adapter")  # only the fold's judgements are kept; its weights would be dead weight
     everything = examples(np.arange(reviewed.height))
     final = finetune(base, *everything, cfg.lora, cfg.train, out_dir, start_from=start_from)
     scored = reviewed.select("report_id", "score").with_columns(
-        pl.Series("fold", folds), pl.Series("judge", out_of_fold)
+        pl.Series("fold", folds), *judgement_columns(judgements, cfg.score_from)
     )
     return JudgeResult(adapter_dir=final.adapter_dir, out_of_fold=scored)
+
+
+def repeated_examples(
+    prompts: list[str], targets: list[str], scores_only: list[str], items: np.ndarray, weight: int
+) -> tuple[list[str], list[str]]:
+    """Each item `weight` times: its last repetition with its error slots, the others with its score alone.
+
+    A target with slots has ten times the score's tokens, so on a hundred items the slots would take most of the
+    loss from the score (measured on the smoke profile: Kendall tau-b 0.20 with slots every time, 0.26 like this);
+    one repetition is enough to keep the slots the perturbations taught."""
+    repeated = [(i, r == weight - 1) for i in items for r in range(weight)]
+    return [prompts[i] for i, _ in repeated], [targets[i] if last else scores_only[i] for i, last in repeated]
+
+
+def judgement_columns(judgements: list[Judgement], score_from: str) -> list[pl.Series]:
+    """judge (the score `score_from` names), judge_direct, judge_from_errors, errors and errors_readable."""
+    return [
+        pl.Series("judge", [j.score(score_from) for j in judgements], dtype=pl.Float64),
+        pl.Series("judge_direct", [j.direct for j in judgements], dtype=pl.Float64),
+        pl.Series("judge_from_errors", [j.from_errors for j in judgements], dtype=pl.Float64),
+        pl.Series("errors", [j.errors for j in judgements], dtype=pl.String),
+        pl.Series("errors_readable", [j.readable for j in judgements], dtype=pl.Boolean),
+    ]
 
 
 def learn_perturbations(base: str | Path, perturbations: pl.DataFrame, cfg: JudgeConfig, out_dir: Path) -> Path:
     """The adapter that learnt the perturbation pairs (rubric-labelled, from the training split: no reviewed item
     is among them), for every judge to go on from: thousands of pairs learnt once, not once per fold."""
     train = cfg.train.model_copy(update={"epochs": cfg.perturbation_epochs})
-    prompts, targets = judge_prompts(perturbations), score_targets(perturbations["score"])
-    return finetune(base, prompts, targets, cfg.lora, train, out_dir).adapter_dir
+    return finetune(base, *judge_examples(perturbations), cfg.lora, train, out_dir).adapter_dir
 
 
-def predict_scores(base: str | Path, adapter_dir: Path, generations: pl.DataFrame, batch_size: int = 16) -> list[float]:
-    """Expected factual-correctness score of every generated impression of a frame (see `judge_prompts`)."""
+def judge_generations(
+    base: str | Path,
+    adapter_dir: Path,
+    generations: pl.DataFrame,
+    batch_size: int = 16,
+    weights: RubricWeights = DEFAULT_WEIGHTS,
+) -> list[Judgement]:
+    """The judge's judgement of every generated impression of a frame (see `judge_prompts`)."""
     model, tokenizer = load_judge(base, adapter_dir)
-    return expected_scores(model, tokenizer, judge_prompts(generations), batch_size)
+    return judge_items(model, tokenizer, judge_prompts(generations), batch_size, weights)
+
+
+@torch.inference_mode()
+def judge_items(
+    model, tokenizer, prompts: list[str], batch_size: int = 16, weights: RubricWeights = DEFAULT_WEIGHTS
+) -> list[Judgement]:
+    """Each prompt's expected score (`expected_scores`); then, after its most likely score, the error slots it writes
+    (greedy, in batches, with a KV cache) and the counts it expects in them (`expected_counts`), which the rubric
+    turns into the score from errors. Slots it cannot read (`parse_error_slots`) are kept as written, flagged, and
+    scored directly."""
+    from radimpress.modeling.generate import generate_token_ids
+    from radimpress.modeling.prompts import encode_prompts
+
+    direct = expected_scores(model, tokenizer, prompts, batch_size)
+    # Prompt and target ids side by side, as training joined them (never re-tokenised together).
+    heads = [f" {score}{SCORE_END}{ERRORS_CUE}" for score in half_up(np.asarray(direct))]
+    head_ids = tokenizer(heads, add_special_tokens=False)["input_ids"] if heads else []
+    encoded = [p + h for p, h in zip(encode_prompts(tokenizer, prompts), head_ids, strict=True)]
+    cfg = GenerateConfig(max_new_tokens=ERROR_SLOT_TOKENS, batch_size=batch_size)
+    written = generate_token_ids(model, tokenizer, encoded, cfg)
+    expected = expected_counts(model, tokenizer, encoded, written, batch_size)
+    judgements = []
+    for ids, score, counts in zip(written, direct, expected, strict=True):
+        line = tokenizer.decode(ids, skip_special_tokens=True).split("\n", 1)[0].strip()
+        parsed = parse_error_slots(line)
+        if parsed is None:
+            judgements.append(Judgement(line, False, score, score))
+            continue
+        from_errors = 0.0 if not parsed[1] else score_from_errors(counts or parsed[0], weights)
+        judgements.append(Judgement(describe_errors(*parsed), True, score, from_errors))
+    return judgements
+
+
+def expected_counts(
+    model, tokenizer, encoded: list[list[int]], written: list[list[int]], batch_size: int = 16
+) -> list[dict[str, tuple[float, float]] | None]:
+    """Per prompt, each category's expected (significant, minor) count: at every digit the judge wrote in its
+    slots, the mean digit under its probabilities over the ten digits. None where the slots are not twelve single
+    digits (a count of 10 or more, or no slots), or the tokenizer has no single token per digit: then the counts
+    as written stand."""
+    digits = [tokenizer(str(d), add_special_tokens=False)["input_ids"] for d in range(10)]
+    if any(len(ids) != 1 for ids in digits):
+        return [None] * len(encoded)
+    digit_ids = [ids[0] for ids in digits]
+    wanted = 2 * len(ERROR_CATEGORIES)
+    results: list[dict[str, tuple[float, float]] | None] = [None] * len(encoded)
+    rows = [i for i, ids in enumerate(written) if sum(t in digit_ids for t in ids) == wanted]
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        means = _digit_means(model, [encoded[i] for i in chunk], [written[i] for i in chunk], digit_ids, tokenizer)
+        for i, values in zip(chunk, means, strict=True):
+            pairs = zip(values[0::2], values[1::2], strict=True)
+            results[i] = dict(zip(ERROR_CATEGORIES, pairs, strict=True))
+    return results
+
+
+def _digit_means(model, prompts: list[list[int]], written: list[list[int]], digit_ids: list[int], tokenizer):
+    """One teacher-forced pass over prompt + written slots: the expected digit at each written digit."""
+    from radimpress.modeling.generate import left_pad
+
+    ids, mask = left_pad([p + w for p, w in zip(prompts, written, strict=True)], tokenizer.pad_token_id, model.device)
+    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+    keep = max(len(w) for w in written) + 1  # the logits that predict every written token
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits
+    probs = torch.softmax(logits.float()[:, :, digit_ids], dim=-1) @ torch.arange(10.0, device=logits.device)
+    means = []
+    for row, tokens in enumerate(written):
+        # written token t of a row with g tokens is predicted by kept logit keep - g + t - 1 (rows end together)
+        first = keep - len(tokens) - 1
+        means.append([float(probs[row, first + t]) for t, token in enumerate(tokens) if token in digit_ids])
+    return means
 
 
 def load_judge(base: str | Path, adapter_dir: Path):
@@ -121,12 +328,14 @@ def expected_score(model, tokenizer, prompt: str) -> float:
 def expected_scores(model, tokenizer, prompts: list[str], batch_size: int = 16) -> list[float]:
     """Sum over the 11 score words of score x P(score | prompt), normalised over those words, for every prompt.
 
-    P(score | prompt) is the probability of the score's tokens and then end-of-text. Each batch costs two forward
+    P(score | prompt) is the probability of the score's tokens and then `SCORE_END`. Each batch costs two forward
     passes: the prompts (left-padded, only the last position's logits kept), then every score's tokens for every
     prompt at once on the prompts' cached keys and values. Prompts go in order of length, so padding is small.
     """
-    encoded = tokenizer(prompts, add_special_tokens=False)["input_ids"] if prompts else []
-    candidates = [tokenizer(f" {s}", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for s in SCORES]
+    from radimpress.modeling.prompts import encode_prompts
+
+    encoded = encode_prompts(tokenizer, prompts)  # as training encoded them: a beginning-of-sequence token if any
+    candidates = [tokenizer(f" {s}{SCORE_END}", add_special_tokens=False)["input_ids"] for s in SCORES]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     scores = [0.0] * len(encoded)
     for start in range(0, len(order), batch_size):

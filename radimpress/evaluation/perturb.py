@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from radimpress.review.rubric import DEFAULT_WEIGHTS, ERROR_CATEGORIES, RubricWeights
+from radimpress.review.rubric import DEFAULT_WEIGHTS, ERROR_CATEGORIES, RubricWeights, significant_column
 
 _NUMBERED = re.compile(r"(?:^|\s)\d{1,2}[.)]\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -221,7 +221,8 @@ def perturbation_pairs(
 
     Returns:
         report_id, findings, clinical_information, reference, generated, score (0-10), one Int64 count per
-        error category, significant_errors and kinds (the edits, comma-separated; "" for an exact copy).
+        error category, significant_errors, kinds (the edits, comma-separated; "" for an exact copy) and one
+        Int64 count of each category's significant errors (`significant_column`).
     """
     rng = random.Random(seed)
     usable = train.filter(pl.col("impression").str.strip_chars().str.len_chars() > 0)
@@ -240,6 +241,7 @@ def perturbation_pairs(
 
 def _frame(rows: list[tuple[dict, Perturbed]], weights: RubricWeights = DEFAULT_WEIGHTS) -> pl.DataFrame:
     counts = [Counter(category for category, _, _ in p.errors) for _, p in rows]
+    significant = [Counter(category for category, _, flag in p.errors if flag) for _, p in rows]
     columns = {
         "report_id": [str(r.get("report_id", "")) for r, _ in rows],
         "findings": [r.get("findings") for r, _ in rows],
@@ -254,6 +256,7 @@ def _frame(rows: list[tuple[dict, Perturbed]], weights: RubricWeights = DEFAULT_
         *(pl.Series(c, [count[c] for count in counts], dtype=pl.Int64) for c in ERROR_CATEGORIES),
         pl.Series("significant_errors", [sum(e[2] for e in p.errors) for _, p in rows], dtype=pl.Int64),
         pl.Series("kinds", [",".join(p.kinds) for _, p in rows], dtype=pl.String),
+        *(pl.Series(significant_column(c), [n[c] for n in significant], dtype=pl.Int64) for c in ERROR_CATEGORIES),
     )
 
 

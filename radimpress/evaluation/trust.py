@@ -22,6 +22,8 @@ CONFIDENCE = 0.95
 RESAMPLES = 1000
 MEAN_PREDICTOR = "always the mean"
 HUMAN_CEILING = "another reviewer"
+JUDGE_DIRECT = "judge direct"  # MLflow metric names allow no brackets
+JUDGE_FROM_ERRORS = "judge from errors"
 STATISTICS = ("kendall_tau_b", "spearman_rho", "weighted_kappa", "mae")
 
 
@@ -210,12 +212,18 @@ def trust_sentences(frame: pl.DataFrame, judge: str = "judge") -> list[str]:
             "do not rank models by its scores; review more samples."
         )
     for name, row in rows.items():
-        if name in (judge, MEAN_PREDICTOR, HUMAN_CEILING):
+        if name in (judge, MEAN_PREDICTOR, HUMAN_CEILING, JUDGE_DIRECT, JUDGE_FROM_ERRORS):
             continue
         if mine["kendall_tau_b"] <= row["kendall_tau_b"]:
             sentences.append(
                 f"The judge ranks the reviewed items no better than {name} "
                 f"(Kendall tau-b {mine['kendall_tau_b']:.2f} against {row['kendall_tau_b']:.2f})."
+            )
+    for name in (JUDGE_DIRECT, JUDGE_FROM_ERRORS):
+        if name in rows:
+            sentences.append(
+                f"Scored the other way, {name}: Kendall tau-b {rows[name]['kendall_tau_b']:.2f}, MAE "
+                f"{rows[name]['mae']:.2f} (judge.score_from picks the way)."
             )
     if HUMAN_CEILING in rows:
         ceiling = rows[HUMAN_CEILING]

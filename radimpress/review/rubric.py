@@ -31,3 +31,38 @@ class RubricWeights:
 
 
 DEFAULT_WEIGHTS = RubricWeights()
+
+
+def significant_column(category: str) -> str:
+    """The column that counts a category's clinically significant errors (the category's own column counts all)."""
+    return f"{category}_significant"
+
+
+ErrorCounts = dict[str, tuple[float, float]]
+"""Per error category with any errors: (clinically significant, not significant) counts, whole or expected."""
+
+
+def penalty(category: str, significant: bool, weights: RubricWeights = DEFAULT_WEIGHTS) -> float:
+    """What one error costs (docs/rubric.md). A significant false finding contradicts the findings; a minor one is
+    an unsupported addition. Wrong location and severity are contradictions whatever their flag; a comparison
+    made up is an addition, one left out a minor omission."""
+    if category in ("wrong_location", "wrong_severity"):
+        return weights.contradiction
+    if category == "false_finding":
+        return weights.contradiction if significant else weights.unsupported_addition
+    if category == "missing_finding":
+        return weights.major_omission if significant else weights.minor_omission
+    if category == "unsupported_comparison":
+        return weights.unsupported_addition
+    if category == "omitted_comparison":
+        return weights.minor_omission
+    raise ValueError(f"unknown error category {category!r}; the rubric's are {list(ERROR_CATEGORIES)}")
+
+
+def score_from_errors(counts: ErrorCounts, weights: RubricWeights = DEFAULT_WEIGHTS) -> float:
+    """The rubric's score of an impression with these errors: max_score minus their penalties, floored at 0."""
+    lost = sum(
+        n_significant * penalty(category, True, weights) + n_minor * penalty(category, False, weights)
+        for category, (n_significant, n_minor) in counts.items()
+    )
+    return max(0.0, weights.max_score - lost)

@@ -18,13 +18,13 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import polars as pl
 
 from radimpress.config import ReviewConfig
-from radimpress.review.rubric import DEFAULT_WEIGHTS, ERROR_CATEGORIES, RubricWeights
+from radimpress.review.rubric import DEFAULT_WEIGHTS, ERROR_CATEGORIES, RubricWeights, significant_column
 from radimpress.sim.synthetic import FINDING_TERMS
 
 ALL_FINDING_TERMS = frozenset(term for terms in FINDING_TERMS.values() for term in terms)
@@ -94,6 +94,10 @@ class Review:
     normal study, impossible locations)."""
     uninterpretable: int = 0
     """Sentences (or clauses) it could not read as a finding, a normal statement or advice."""
+    significant_categories: dict[str, int] = field(default_factory=dict)
+    """The significant errors by category, for the categories that have any (the judge learns the split)."""
+    usable: bool = True
+    """False when the impression says nothing usable (scored 0 whatever its counts)."""
 
 
 def extract_stated_findings(text: str, terms: Iterable[str]) -> list[StatedFinding]:
@@ -158,6 +162,7 @@ def review_impression(
         categories={category: counts[category] for category in ERROR_CATEGORIES},
         significant=sum(significant for _, _, significant in errors),
         uninterpretable=len(reading.uninterpretable) + len(reading.uninterpretable_denials),
+        significant_categories=dict(Counter(category for category, _, significant in errors if significant)),
     )
 
 
@@ -190,7 +195,14 @@ def _nothing_usable(truth: list[dict]) -> Review:
     referenced = [entry for entry in truth if entry["in_impression"]]
     categories = dict.fromkeys(ERROR_CATEGORIES, 0) | {"missing_finding": max(1, len(referenced))}
     significant = sum(entry["significant"] for entry in referenced) if referenced else 1
-    return Review(score=0.0, categories=categories, significant=significant, uninterpretable=1)
+    return Review(
+        score=0.0,
+        categories=categories,
+        significant=significant,
+        uninterpretable=1,
+        significant_categories={"missing_finding": significant},
+        usable=False,
+    )
 
 
 def _uninterpretable_errors(reading: _Reading, weights: RubricWeights) -> list[tuple[str, float, bool]]:
@@ -223,7 +235,8 @@ def review_frame(
 
     Returns:
         One row per input row, in the same order: report_id, score (Float64), one Int64 count per error
-        category (`ERROR_CATEGORIES`), significant_errors and uninterpretable.
+        category (`ERROR_CATEGORIES`), significant_errors, uninterpretable, one Int64 count of each category's
+        significant errors (`significant_column`) and usable (False: it says nothing usable, scored 0).
     """
     rows = zip(frame[generated_col], frame["ground_truth"], frame["modality"], strict=True)
     reviews = [review_impression(generated or "", truth, modality, weights) for generated, truth, modality in rows]
@@ -235,6 +248,11 @@ def review_frame(
             *counts.values(),
             pl.Series("significant_errors", [r.significant for r in reviews], dtype=pl.Int64),
             pl.Series("uninterpretable", [r.uninterpretable for r in reviews], dtype=pl.Int64),
+            *(
+                pl.Series(significant_column(c), [r.significant_categories.get(c, 0) for r in reviews], dtype=pl.Int64)
+                for c in ERROR_CATEGORIES
+            ),
+            pl.Series("usable", [r.usable for r in reviews], dtype=pl.Boolean),
         ]
     )
 

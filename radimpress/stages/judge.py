@@ -9,10 +9,12 @@ import numpy as np
 import polars as pl
 
 from radimpress.config import JudgeConfig, RubricConfig, ScoreConfig
-from radimpress.evaluation.judge import learn_perturbations, predict_scores, train_judge
+from radimpress.evaluation.judge import judge_generations, judgement_columns, learn_perturbations, train_judge
 from radimpress.evaluation.metrics import score_impressions
 from radimpress.evaluation.perturb import perturbation_pairs
 from radimpress.evaluation.trust import (
+    JUDGE_DIRECT,
+    JUDGE_FROM_ERRORS,
     MEAN_PREDICTOR,
     agreement_frame,
     agreement_with_reviewers,
@@ -44,16 +46,24 @@ def judge_perturb_stage(
 
 @stage("judge-train")
 def judge_train_stage(
-    review_dir: Path, perturbed_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig, *, out: Path
+    review_dir: Path,
+    perturbed_dir: Path,
+    cfg: JudgeConfig,
+    base: Path,
+    metrics: ScoreConfig,
+    rubric: RubricConfig,
+    *,
+    out: Path,
 ) -> Path:
     """adapter/ (the judge), out_of_fold.parquet, trust.csv (the judge, the metrics and the mean against the
     reviewers, with intervals) and judge.json (what the comparison says of it)."""
     reviewed = read_frame(review_dir / "reviewed.parquet")
     learnt = perturbed_dir / "adapter"
-    result = train_judge(base, reviewed, cfg, out, learnt if learnt.is_dir() else None)
+    weights = RubricWeights(**rubric.model_dump())
+    result = train_judge(base, reviewed, cfg, out, learnt if learnt.is_dir() else None, weights)
     scored = _with_metrics(result.out_of_fold, reviewed, metrics)
     write_frame(scored, out / "out_of_fold.parquet")
-    agreements = _agreements(scored, cfg.train.seed)
+    agreements = _agreements(scored, cfg.score_from, cfg.train.seed)
     answers = review_dir / "answers.parquet"  # reviewers' own answers, when people reviewed
     ceiling = reviewer_against_reviewer(read_frame(answers), cfg.train.seed) if answers.is_file() else None
     trust = agreement_frame(agreements + ([ceiling] if ceiling else []))
@@ -68,11 +78,14 @@ def judge_train_stage(
         "kendall_tau_b": judge_row["kendall_tau_b"],
         "mae": judge_row["mae"],
         "mae_minus_mean": judge_row["mae_minus_mean"],
+        "score_from": cfg.score_from,
+        "unreadable_error_lines": int((~scored["errors_readable"]).sum()),
         "verdict": trust_sentences(trust),
     }
     write_json(summary, out / "judge.json")
     record = {"base": str(base), "review_source": reviewed["review_source"][0], "review_dir": str(review_dir)}
-    write_json(record | {"score_batch_size": cfg.score_batch_size}, out / "judge_base.json")
+    settings = {"score_batch_size": cfg.score_batch_size, "score_from": cfg.score_from, "rubric": rubric.model_dump()}
+    write_json(record | settings, out / "judge_base.json")
     return out
 
 
@@ -84,10 +97,18 @@ def _with_metrics(out_of_fold: pl.DataFrame, reviewed: pl.DataFrame, metrics: Sc
     return pl.concat([out_of_fold, per_item.select(wanted)], how="horizontal")
 
 
-def _agreements(scored: pl.DataFrame, seed: int):
+JUDGEMENT_COLUMNS = ("judge", "judge_direct", "judge_from_errors", "errors", "errors_readable")
+
+
+def _agreements(scored: pl.DataFrame, score_from: str, seed: int):
     truth, folds = scored["score"].to_numpy(), scored["fold"].to_numpy()
-    raw = {c: scored[c].to_numpy() for c in scored.columns if c not in ("report_id", "score", "fold", "judge")}
-    predictions = {"judge": scored["judge"].to_numpy()}
+    not_metrics = ("report_id", "score", "fold", *JUDGEMENT_COLUMNS)
+    raw = {c: scored[c].to_numpy() for c in scored.columns if c not in not_metrics}
+    # "judge" is the score the profile chose; the other way gets its own row, so both are on record.
+    other, other_column = (
+        (JUDGE_DIRECT, "judge_direct") if score_from == "errors" else (JUDGE_FROM_ERRORS, "judge_from_errors")
+    )
+    predictions = {"judge": scored["judge"].to_numpy(), other: scored[other_column].to_numpy()}
     predictions |= {name: calibrated_out_of_fold(values, truth, folds) for name, values in raw.items()}
     predictions[MEAN_PREDICTOR] = mean_out_of_fold(truth, folds)
     # The mean carries no ranking: its fold-to-fold wobble must not read as a rank correlation.
@@ -98,12 +119,18 @@ def _agreements(scored: pl.DataFrame, seed: int):
 
 @stage("judge-score")
 def judge_score_stage(judge_dir: Path, generation_dir: Path, *, out: Path) -> Path:
-    """judged.parquet (per report) and judged.json (the mean): the judge's factual correctness of one variant."""
+    """judged.parquet (per report: factual_correctness, both ways of scoring and the error line) and judged.json (the
+    mean, and how many error lines the judge wrote that could not be read): the judge's view of one variant."""
     generations = read_frame(generation_dir / "generations.parquet")
     record = read_json(judge_dir / "judge_base.json")
-    scores = predict_scores(record["base"], judge_dir / "adapter", generations, record.get("score_batch_size", 16))
-    judged = generations.select("variant_id", "report_id").with_columns(pl.Series("factual_correctness", scores))
+    weights = RubricWeights(**record["rubric"])
+    said = judge_generations(record["base"], judge_dir / "adapter", generations, record["score_batch_size"], weights)
+    columns = judgement_columns(said, record["score_from"])
+    judged = generations.select("variant_id", "report_id").with_columns(
+        columns[0].alias("factual_correctness"), *columns[1:]
+    )
     write_frame(judged, out / "judged.parquet")
-    mean = float(np.mean(scores)) if scores else 0.0
-    write_json({"factual_correctness": mean, "reports": len(scores)}, out / "judged.json")
+    mean = float(judged["factual_correctness"].mean()) if said else 0.0
+    summary = {"factual_correctness": mean, "reports": len(said)}
+    write_json(summary | {"unreadable_error_lines": int((~judged["errors_readable"]).sum())}, out / "judged.json")
     return out

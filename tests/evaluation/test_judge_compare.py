@@ -20,19 +20,30 @@ from radimpress.evaluation.compare import (
     write_comparison,
 )
 from radimpress.evaluation.judge import (
+    ERRORS_CUE,
+    SCORE_END,
     SCORES,
+    describe_errors,
+    error_slots,
+    expected_counts,
     expected_score,
     expected_scores,
+    judge_examples,
+    judge_items,
     judge_prompt,
     judge_prompts,
+    labelled_errors,
     learn_perturbations,
     load_judge,
-    score_targets,
+    parse_error_slots,
+    repeated_examples,
     train_judge,
 )
 from radimpress.evaluation.metrics import BLEU_STATS, bleu_statistics
 from radimpress.evaluation.perturb import perturbation_pairs
 from radimpress.modeling.loading import load_base_model, load_tokenizer
+from radimpress.modeling.prompts import encode_prompts
+from radimpress.review.rubric import ERROR_CATEGORIES, RubricWeights, score_from_errors, significant_column
 from radimpress.sim.synthetic import generate_reports
 from radimpress.sim.tiny import build_tiny_base
 
@@ -71,16 +82,90 @@ def test_judge_prompt_holds_what_the_rubric_reads():
     assert "CLINICAL INFORMATION: none given" in judge_prompt("x", None, "y", "z")
 
 
-def test_targets_round_halves_up():
-    assert score_targets(pl.Series([6.5, 7.5, 0.4, 9.5, 10.0])) == [" 7", " 8", " 0", " 10", " 10"]
+def _with_errors(frame: pl.DataFrame, rows: list[dict[str, tuple[int, int]]]) -> pl.DataFrame:
+    """Category columns (all errors) and their significant columns from (significant, minor) counts per row."""
+    totals = [pl.Series(c, [sum(r.get(c, (0, 0))) for r in rows]) for c in ERROR_CATEGORIES]
+    significant = [pl.Series(significant_column(c), [r.get(c, (0, 0))[0] for r in rows]) for c in ERROR_CATEGORIES]
+    return frame.with_columns(*totals, *significant)
+
+
+def test_targets_are_the_score_rounded_half_up_then_the_error_slots_where_categories_are_known():
+    frame = REVIEWED.head(4).with_columns(pl.Series("score", [6.5, 7.5, 0.4, 10.0]))
+    _, score_only = judge_examples(frame)
+    assert score_only == [" 7\n", " 8\n", " 0\n", " 10\n"]  # a sheet of scores alone teaches the score alone
+    errors = [{"false_finding": (1, 0)}, {"missing_finding": (0, 2), "wrong_location": (1, 0)}, {}, {}]
+    usable = pl.Series("usable", [True, True, False, True])
+    prompts, targets = judge_examples(_with_errors(frame, errors).with_columns(usable))
+    assert prompts == judge_prompts(frame)
+    assert targets == [
+        f" 7\n{ERRORS_CUE} 1/0 0/0 0/0 0/0 0/0 0/0",
+        f" 8\n{ERRORS_CUE} 0/0 0/2 1/0 0/0 0/0 0/0",
+        f" 0\n{ERRORS_CUE} nothing usable",
+        f" 10\n{ERRORS_CUE} 0/0 0/0 0/0 0/0 0/0 0/0",
+    ]
+
+
+def test_a_reviewed_items_last_repetition_carries_its_slots_and_the_others_its_score_alone():
+    prompts, targets, scores_only = ["p0", "p1"], [" 7\nERRORS: 1/0", " 3\n"], [" 7\n", " 3\n"]
+    assert repeated_examples(prompts, targets, scores_only, np.array([1, 0]), 3) == (
+        ["p1", "p1", "p1", "p0", "p0", "p0"],
+        [" 3\n", " 3\n", " 3\n", " 7\n", " 7\n", " 7\nERRORS: 1/0"],
+    )
+    assert repeated_examples(prompts, targets, scores_only, np.array([0]), 1) == (["p0"], [" 7\nERRORS: 1/0"])
+
+
+def test_labelled_errors_are_none_where_a_row_or_the_frame_has_no_categories():
+    assert labelled_errors(REVIEWED.head(2)) == [None, None]
+    frame = _with_errors(REVIEWED.head(2), [{"wrong_severity": (1, 0)}, {}])
+    assert labelled_errors(frame) == [{"wrong_severity": (1, 0)}, {}]
+    with_gap = frame.with_columns(
+        pl.when(pl.int_range(2) == 0).then(None).otherwise(pl.col("false_finding")).alias("false_finding")
+    )
+    assert labelled_errors(with_gap) == [None, {}]
+
+
+def test_error_slots_read_back_and_anything_else_is_refused():
+    counts = {"false_finding": (1, 0), "missing_finding": (0, 1), "omitted_comparison": (0, 3)}
+    assert error_slots(counts) == "1/0 0/1 0/0 0/0 0/0 0/3"
+    assert parse_error_slots(error_slots(counts)) == (counts, True)
+    assert parse_error_slots("0/0 0/0 0/0 0/0 0/0 0/0\nSCORE 3") == ({}, True)
+    assert parse_error_slots(error_slots({}, usable=False)) == ({}, False)
+    assert describe_errors(counts) == "false_finding 1/0; missing_finding 0/1; omitted_comparison 0/3"
+    assert describe_errors({}) == "none" and describe_errors({}, usable=False) == "nothing usable"
+    garbage = [
+        "",
+        "none",
+        "1/0 0/0",
+        "1/0 0/0 0/0 0/0 0/0 0/0 0/0",
+        "a/b 0/0 0/0 0/0 0/0 0/0",
+        "1/0/0 0/0 0/0 0/0 0/0 0/0",
+        "-1/0 0/0 0/0 0/0 0/0 0/0",
+        "100/0 0/0 0/0 0/0 0/0 0/0",
+        "falsething usingaryable",
+        "\x00\ufffd",
+        "1/ 0",
+    ]
+    assert [parse_error_slots(text) for text in garbage] == [None] * len(garbage)
+
+
+def test_the_rubric_gives_every_perturbation_pair_its_score_back_from_its_categories():
+    """The perturbations' scores and categories are built together; the score derived from the categories must
+    be the same number, or the judge's "score from errors" would learn one rubric and apply another."""
+    weights = RubricWeights(contradiction=5, major_omission=3, minor_omission=1.5, unsupported_addition=2.5)
+    pairs = perturbation_pairs(generate_reports(200, seed=3), 400, seed=1, weights=weights)
+    derived = [score_from_errors(errors, weights) for errors in labelled_errors(pairs)]
+    assert pairs["kinds"].str.contains(",").sum() > 50  # pairs with two or three errors are among them
+    assert derived == pytest.approx(pairs["score"].to_list())
+    assert score_from_errors({"false_finding": (1, 1), "missing_finding": (1, 1)}) == 10 - 4 - 2 - 3 - 1
+    assert score_from_errors({"wrong_location": (3, 0)}) == 0.0  # floored
 
 
 def _expected_score_one_candidate_at_a_time(model, tokenizer, prompt: str) -> float:
     """The same expectation, scoring each candidate in its own unpadded forward pass."""
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    prompt_ids = encode_prompts(tokenizer, [prompt])[0]
     totals = []
     for score in SCORES:
-        candidate = tokenizer(f" {score}", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        candidate = tokenizer(f" {score}{SCORE_END}", add_special_tokens=False)["input_ids"]
         with torch.no_grad():
             logits = model(input_ids=torch.tensor([prompt_ids + candidate])).logits[0]
         log_probs = torch.log_softmax(logits.float(), dim=-1)
@@ -131,6 +216,44 @@ def test_train_judge_scores_every_item_from_a_fold_that_never_saw_its_report(jud
     assert fold["n_examples"] == 2 * (36 - (oof["fold"] == 0).sum())
     model, tokenizer = load_judge(judge_base, result.adapter_dir)
     assert not hasattr(model, "peft_config")  # the LoRA adapter is merged for scoring
+    assert {"judge_direct", "judge_from_errors", "errors", "errors_readable"} <= set(oof.columns)
+    assert oof["judge"].to_list() == oof["judge_direct"].to_list()  # the default: judge.score_from direct
+
+
+def test_expected_counts_are_each_slots_mean_digit_batched_as_one_prompt_at_a_time(judge_base):
+    """Slots teacher-forced after prompts of several lengths (padded batches): each written digit's expected value
+    under the digit probabilities, the same as prompt by prompt."""
+    model, tokenizer = load_base_model(judge_base).eval(), load_tokenizer(judge_base)
+    prompts = judge_prompts(REVIEWED)[:7]
+    encoded = [
+        p + tokenizer(f" 7{SCORE_END}{ERRORS_CUE}", add_special_tokens=False)["input_ids"]
+        for p in encode_prompts(tokenizer, prompts)
+    ]
+    written = [tokenizer(f" {i}/0 0/1 0/0 0/0 0/{i % 2} 0/0", add_special_tokens=False)["input_ids"] for i in range(7)]
+    written[3] = tokenizer(" 1/0 0/0", add_special_tokens=False)["input_ids"]  # two slots: not twelve digits
+    batched = expected_counts(model, tokenizer, encoded, written, batch_size=3)
+    digit_ids = [tokenizer(str(d), add_special_tokens=False)["input_ids"][0] for d in range(10)]
+    assert batched[3] is None
+    for ids, tokens, counts in zip(encoded, written, batched, strict=True):
+        if counts is None:
+            continue
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids + tokens])).logits[0]
+        probs = torch.softmax(logits[:, digit_ids].float(), dim=-1) @ torch.arange(10.0)
+        alone = [float(probs[len(ids) + t - 1]) for t, token in enumerate(tokens) if token in digit_ids]
+        assert list(counts) == list(ERROR_CATEGORIES)
+        assert [v for pair in counts.values() for v in pair] == pytest.approx(alone, abs=1e-4)
+
+
+def test_the_judge_gives_both_scores_and_falls_back_to_the_direct_one_where_its_slots_are_unreadable(judge_base):
+    model, tokenizer = load_base_model(judge_base).eval(), load_tokenizer(judge_base)
+    prompts = judge_prompts(REVIEWED)[:5]
+    said = judge_items(model, tokenizer, prompts, batch_size=2)  # an untrained judge writes garbage
+    assert [j.direct for j in said] == pytest.approx(expected_scores(model, tokenizer, prompts), abs=1e-6)
+    for judgement in said:
+        if not judgement.readable:
+            assert judgement.from_errors == judgement.direct
+        assert 0.0 <= judgement.from_errors <= 10.0
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 import polars as pl
 import pytest
 
-from radimpress.config import JudgeConfig, LoraConfig, TinyBaseConfig, TrainConfig
-from radimpress.evaluation.judge import SCORES, expected_scores, judge_prompts, load_judge, train_judge
+from radimpress.config import JudgeConfig, LoraConfig, RubricConfig, TinyBaseConfig, TrainConfig
+from radimpress.evaluation.judge import SCORES, judge_items, judge_prompts, load_judge, train_judge
 from radimpress.files import write_json
 from radimpress.sim.synthetic import generate_reports
 from radimpress.sim.tiny import build_tiny_base
@@ -38,7 +38,8 @@ def judge_dir(tmp_path_factory):
         human_weight=1,
     )
     train_judge(base, REVIEWED, cfg, folder)
-    write_json({"base": str(base), "review_source": "simulated"}, folder / "judge_base.json")
+    record = {"base": str(base), "review_source": "simulated", "score_from": "direct"}
+    write_json(record | {"rubric": RubricConfig().model_dump()}, folder / "judge_base.json")
     write_json({"n_items": 24, "kendall_tau_b": 0.12, "mae": 2.5}, folder / "judge.json")
     return folder
 
@@ -61,8 +62,9 @@ def test_the_judge_scores_rows_of_mlflow_genai_evaluate(judge_dir, tmp_path):
     ]
     result = mlflow.genai.evaluate(data=data, scorers=[factual_correctness_scorer(judge_dir)])
     model, tokenizer = load_judge(judge_dir / "base", judge_dir / "adapter")
-    alone = expected_scores(model, tokenizer, judge_prompts(rows))
+    alone = [j.direct for j in judge_items(model, tokenizer, judge_prompts(rows))]
     values = sorted(result.result_df["factual_correctness/value"].to_list())
     assert values == pytest.approx(sorted(alone), abs=1e-5)
     assert result.metrics["factual_correctness/mean"] == pytest.approx(sum(alone) / 3, abs=1e-5)
-    assert "Kendall tau-b with them 0.12" in result.result_df["factual_correctness/rationale"][0]
+    rationale = result.result_df["factual_correctness/rationale"][0]
+    assert rationale.startswith("Errors: ") and "Kendall tau-b with them 0.12" in rationale

@@ -4,7 +4,7 @@ import polars as pl
 import pytest
 
 from radimpress.config import ReviewConfig
-from radimpress.review.rubric import ERROR_CATEGORIES, RubricWeights
+from radimpress.review.rubric import ERROR_CATEGORIES, RubricWeights, significant_column
 from radimpress.sim.reviewer import (
     Review,
     StatedFinding,
@@ -251,14 +251,29 @@ def test_review_frame_columns_dtypes_and_order():
         }
     )
     reviews = review_frame(frame)
-    assert reviews.columns == ["report_id", "score", *ERROR_CATEGORIES, "significant_errors", "uninterpretable"]
-    assert reviews.schema["score"] == pl.Float64
-    assert all(reviews.schema[c] == pl.Int64 for c in (*ERROR_CATEGORIES, "significant_errors", "uninterpretable"))
+    significant = [significant_column(c) for c in ERROR_CATEGORIES]
+    assert reviews.columns == [
+        "report_id",
+        "score",
+        *ERROR_CATEGORIES,
+        "significant_errors",
+        "uninterpretable",
+        *significant,
+        "usable",
+    ]
+    assert reviews.schema["score"] == pl.Float64 and reviews.schema["usable"] == pl.Boolean
+    counts = (*ERROR_CATEGORIES, "significant_errors", "uninterpretable", *significant)
+    assert all(reviews.schema[c] == pl.Int64 for c in counts)
     assert reviews["report_id"].to_list() == ["a", "b", "c"]
     assert reviews["score"].to_list() == [10.0, 0.0, 6.0]  # nothing said; cardiomegaly in a normal study
     assert reviews["missing_finding"].to_list() == [0, 2, 0]
     assert reviews["false_finding"].to_list() == [0, 0, 1]
     assert reviews["uninterpretable"].to_list() == [0, 1, 0]
+    # nothing usable: both reference findings missed, both significant; cardiomegaly contradicts a normal study
+    assert reviews["usable"].to_list() == [True, False, True]
+    assert reviews["missing_finding_significant"].to_list() == [0, 2, 0]
+    assert reviews["false_finding_significant"].to_list() == [0, 0, 1]
+    assert (reviews.select(significant).sum_horizontal() == reviews["significant_errors"]).all()
 
 
 def test_review_frame_reads_another_generated_column_and_weights():
