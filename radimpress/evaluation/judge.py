@@ -268,6 +268,7 @@ def judge_items(
     return judgements
 
 
+@torch.inference_mode()
 def expected_counts(
     model, tokenizer, encoded: list[list[int]], written: list[list[int]], batch_size: int = 16
 ) -> list[dict[str, tuple[float, float]] | None]:
