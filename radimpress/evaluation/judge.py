@@ -207,8 +207,12 @@ def repeated_examples(
     return [prompts[i] for i, _ in repeated], [targets[i] if last else scores_only[i] for i, last in repeated]
 
 
+JUDGEMENT_COLUMNS = ("judge", "judge_direct", "judge_from_errors", "errors", "errors_readable")
+
+
 def judgement_columns(judgements: list[Judgement], score_from: str) -> list[pl.Series]:
-    """judge (the score `score_from` names), judge_direct, judge_from_errors, errors and errors_readable."""
+    """`JUDGEMENT_COLUMNS`: judge (the score `score_from` names), both scores, the errors and whether they were
+    readable."""
     return [
         pl.Series("judge", [j.score(score_from) for j in judgements], dtype=pl.Float64),
         pl.Series("judge_direct", [j.direct for j in judgements], dtype=pl.Float64),

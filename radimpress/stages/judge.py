@@ -9,7 +9,13 @@ import numpy as np
 import polars as pl
 
 from radimpress.config import JudgeConfig, RubricConfig, ScoreConfig
-from radimpress.evaluation.judge import judge_generations, judgement_columns, learn_perturbations, train_judge
+from radimpress.evaluation.judge import (
+    JUDGEMENT_COLUMNS,
+    judge_generations,
+    judgement_columns,
+    learn_perturbations,
+    train_judge,
+)
 from radimpress.evaluation.metrics import score_impressions
 from radimpress.evaluation.perturb import perturbation_pairs
 from radimpress.evaluation.trust import (
@@ -95,9 +101,6 @@ def _with_metrics(out_of_fold: pl.DataFrame, reviewed: pl.DataFrame, metrics: Sc
     per_item = score_impressions(generated, reviewed["reference"].to_list(), metrics).per_report
     wanted = ["rougeL_f1", "bertscore_f1", *(c for c in per_item.columns if c.startswith("similarity_"))]
     return pl.concat([out_of_fold, per_item.select(wanted)], how="horizontal")
-
-
-JUDGEMENT_COLUMNS = ("judge", "judge_direct", "judge_from_errors", "errors", "errors_readable")
 
 
 def _agreements(scored: pl.DataFrame, score_from: str, seed: int):
