@@ -18,6 +18,7 @@ from radimpress.evaluation.baselines import BASELINES, BaselineSpec
 from tasks.data import explore, ingest_reports, load_config, segment_reports, split_dataset
 from tasks.evaluation import (
     compare_top,
+    fit_judge,
     judge_variant,
     learn_perturbations,
     publish_review,
@@ -60,6 +61,15 @@ def capstone(profile: str = "smoke") -> str:
         for model in cfg.models
     }
     variant_bases = [bases[v.modality, v.model] for v in variants]
+    # The judge's first lesson needs only the training split: it learns beside the fine-tunes, not after them.
+    judge_modality = variants[0].modality  # the judge starts from its model's base for the first modality
+    judge_base = bases.get((judge_modality, cfg.judge.model))
+    if judge_base is None:
+        judge_base = prepare_base.submit(
+            cfg.judge.model, splits[judge_modality]["train"], cfg.tiny_base, cfg.model_paths, cfg.hub
+        )
+    train_paths = [splits[modality]["train"] for modality in sorted({v.modality for v in variants})]
+    perturbed = learn_perturbations.submit(train_paths, cfg.judge, judge_base, cfg.review.rubric)
     failures = [cfg.faults.finetune_failures.get(v.model, 0) for v in variants]
     train, validation = ([splits[v.modality][name] for v in variants] for name in ("train", "validation"))
     adapters = finetune.map(variants, variant_bases, train, validation, failures)
@@ -85,16 +95,24 @@ def capstone(profile: str = "smoke") -> str:
     baseline_scores = score.map(baseline_outputs, unmapped(cfg.score))
     _raise_first_failure(generations, scores, baseline_scores)
 
-    # The judge starts from its model's base for the first modality (built above when it is also fine-tuned).
-    judge_base = prepare_base(
-        cfg.judge.model, splits[variants[0].modality]["train"], cfg.tiny_base, cfg.model_paths, cfg.hub
-    )
     if cfg.review.source == "app":
+        wait([perturbed])  # learnt before the flow run suspends, not cut off by it
         wait_for_reviews(publish_review(generations, cfg.review), cfg.review.wait_hours)
-    train_paths = [splits[modality]["train"] for modality in sorted({v.modality for v in variants})]
-    perturbed = learn_perturbations(train_paths, cfg.judge, judge_base, cfg.review.rubric)
     reviewed = review_sample(generations, cfg.review)
-    judge_dir = train_judge(reviewed, perturbed, cfg.judge, judge_base, cfg.score, cfg.review.rubric)
+    # The final judge and one per fold, side by side on the GPU slots; then how far to trust it, from the folds.
+    judges = [None, *range(cfg.judge.folds)]
+    fitted = fit_judge.map(
+        unmapped(reviewed),
+        unmapped(perturbed),
+        unmapped(cfg.judge),
+        unmapped(judge_base),
+        unmapped(cfg.review.rubric),
+        judges,
+    )
+    _raise_first_failure([perturbed], fitted)
+    judge_dir = train_judge(
+        reviewed, perturbed, fitted[0], fitted[1:], cfg.judge, judge_base, cfg.score, cfg.review.rubric
+    )
     judged = judge_variant.map(unmapped(judge_dir), generations)
     judged_baselines = judge_variant.map(unmapped(judge_dir), baseline_outputs)
     rows = [

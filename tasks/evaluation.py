@@ -14,7 +14,7 @@ from radimpress.evaluation.compare import top_k_indices
 from radimpress.files import read_json
 from radimpress.stages.baseline import baseline_stage
 from radimpress.stages.compare import compare_stage
-from radimpress.stages.judge import judge_perturb_stage, judge_score_stage, judge_train_stage
+from radimpress.stages.judge import judge_fit_stage, judge_perturb_stage, judge_score_stage, judge_train_stage
 from radimpress.stages.review import publish_review as publish_review_set
 from radimpress.stages.review import review_stage
 from radimpress.stages.score import score_stage
@@ -67,12 +67,39 @@ def learn_perturbations(train_paths: list[Path], cfg: JudgeConfig, base: Path, r
     return on_gpu(judge_perturb_stage, train_paths, cfg, base, rubric)
 
 
-@task(tags=["gpu"], retries=1, retry_delay_seconds=5, cache_policy=stage_cache(judge_train_stage), persist_result=True)
-def train_judge(
-    review_dir: Path, perturbed_dir: Path, cfg: JudgeConfig, base: Path, metrics: ScoreConfig, rubric: RubricConfig
+def _fit_name() -> str:
+    fold = runtime.task_run.parameters["fold"]
+    return "judge-fit-all" if fold is None else f"judge-fit-fold{fold}"
+
+
+@task(
+    tags=["gpu"],
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=stage_cache(judge_fit_stage),
+    persist_result=True,
+    task_run_name=_fit_name,
+)
+def fit_judge(
+    review_dir: Path, perturbed_dir: Path, cfg: JudgeConfig, base: Path, rubric: RubricConfig, fold: int | None
 ) -> Path:
-    """Fine-tune the factual-correctness judge on the reviewed sample, a judge per fold to measure it."""
-    return on_gpu(judge_train_stage, review_dir, perturbed_dir, cfg, base, metrics, rubric)
+    """One fold's judge (it judges the items it never saw) or, with fold None, the judge that scores the variants."""
+    return on_gpu(judge_fit_stage, review_dir, perturbed_dir, cfg, base, rubric, fold)
+
+
+@task(cache_policy=stage_cache(judge_train_stage), persist_result=True)
+def train_judge(
+    review_dir: Path,
+    perturbed_dir: Path,
+    final_dir: Path,
+    fold_dirs: list[Path],
+    cfg: JudgeConfig,
+    base: Path,
+    metrics: ScoreConfig,
+    rubric: RubricConfig,
+) -> Path:
+    """The factual-correctness judge fine-tuned on the reviewed sample, and how far to trust it from its folds."""
+    return judge_train_stage(review_dir, perturbed_dir, final_dir, fold_dirs, cfg, base, metrics, rubric)
 
 
 @task(

@@ -156,6 +156,54 @@ class JudgeResult:
     judge (its score by `judge.score_from`), judge_direct, judge_from_errors, errors and errors_readable."""
 
 
+def judge_folds(reviewed: pl.DataFrame, cfg: JudgeConfig) -> np.ndarray:
+    """Each reviewed item's fold, grouped by report: a report's items are all in one fold."""
+    return grouped_folds(reviewed["report_id"].cast(pl.String).to_list(), cfg.folds, cfg.train.seed)
+
+
+def train_fold_judge(
+    base: str | Path,
+    reviewed: pl.DataFrame,
+    cfg: JudgeConfig,
+    fold: int,
+    out_dir: Path,
+    start_from: Path | None = None,
+    weights: RubricWeights = DEFAULT_WEIGHTS,
+) -> list[Judgement]:
+    """Fold `fold`'s items (in row order) judged by a judge fine-tuned on every other fold: judgements of items it
+    never saw. Its weights are not kept (they would be dead weight)."""
+    folds = judge_folds(reviewed, cfg)
+    result = finetune(
+        base, *_weighted_examples(reviewed, folds != fold, cfg), cfg.lora, cfg.train, out_dir, start_from=start_from
+    )
+    model, tokenizer = load_judge(base, result.adapter_dir)
+    held = reviewed.filter(pl.Series(folds == fold))
+    said = judge_items(model, tokenizer, judge_prompts(held), cfg.score_batch_size, weights)
+    shutil.rmtree(result.adapter_dir)
+    return said
+
+
+def train_final_judge(
+    base: str | Path, reviewed: pl.DataFrame, cfg: JudgeConfig, out_dir: Path, start_from: Path | None = None
+) -> Path:
+    """The adapter of the judge fine-tuned on every reviewed item: the one that scores the variants."""
+    everything = _weighted_examples(reviewed, np.ones(reviewed.height, dtype=bool), cfg)
+    return finetune(base, *everything, cfg.lora, cfg.train, out_dir, start_from=start_from).adapter_dir
+
+
+def out_of_fold(reviewed: pl.DataFrame, cfg: JudgeConfig, by_fold: list[list[Judgement]]) -> pl.DataFrame:
+    """report_id, score, fold and `JUDGEMENT_COLUMNS` for every reviewed item, from `train_fold_judge`'s judgements
+    of each fold in fold order."""
+    folds = judge_folds(reviewed, cfg)
+    judgements: list[Judgement | None] = [None] * reviewed.height
+    for fold, said in enumerate(by_fold):
+        for i, judgement in zip(np.flatnonzero(folds == fold), said, strict=True):
+            judgements[i] = judgement
+    return reviewed.select("report_id", "score").with_columns(
+        pl.Series("fold", folds), *judgement_columns(judgements, cfg.score_from)
+    )
+
+
 def train_judge(
     base: str | Path,
     reviewed: pl.DataFrame,
@@ -164,35 +212,25 @@ def train_judge(
     start_from: Path | None = None,
     weights: RubricWeights = DEFAULT_WEIGHTS,
 ) -> JudgeResult:
-    """Fine-tune a judge per fold (grouped by report) for out-of-fold judgements, then the judge on every item.
+    """Fine-tune a judge per fold (grouped by report) for out-of-fold judgements, then the judge on every item, one
+    after another (the flow runs them as stages side by side).
 
     Every judge goes on from `start_from` (the adapter that learnt the perturbation pairs, see `learn_perturbations`)
     when given, each reviewed item repeated `cfg.human_weight` times.
     """
-    folds = grouped_folds(reviewed["report_id"].cast(pl.String).to_list(), cfg.folds, cfg.train.seed)
+    by_fold = [
+        train_fold_judge(base, reviewed, cfg, fold, out_dir / "folds" / str(fold), start_from, weights)
+        for fold in range(cfg.folds)
+    ]
+    adapter_dir = train_final_judge(base, reviewed, cfg, out_dir, start_from)
+    return JudgeResult(adapter_dir=adapter_dir, out_of_fold=out_of_fold(reviewed, cfg, by_fold))
+
+
+def _weighted_examples(reviewed: pl.DataFrame, chosen: np.ndarray, cfg: JudgeConfig) -> tuple[list[str], list[str]]:
+    """The chosen items' prompts and targets, each item `cfg.human_weight` times (`repeated_examples`)."""
     prompts, targets = judge_examples(reviewed)
     scores_only = [target.split(ERRORS_CUE, 1)[0] for target in targets]
-
-    def examples(items: np.ndarray) -> tuple[list[str], list[str]]:
-        return repeated_examples(prompts, targets, scores_only, items, cfg.human_weight)
-
-    judgements: list[Judgement | None] = [None] * reviewed.height
-    for fold in range(cfg.folds):
-        held = np.flatnonzero(folds == fold)
-        fold_dir = out_dir / "folds" / str(fold)
-        fold_examples = examples(np.flatnonzero(folds != fold))
-        result = finetune(base, *fold_examples, cfg.lora, cfg.train, fold_dir, start_from=start_from)
-        model, tokenizer = load_judge(base, result.adapter_dir)
-        said = judge_items(model, tokenizer, [prompts[i] for i in held], cfg.score_batch_size, weights)
-        for i, judgement in zip(held, said, strict=True):
-            judgements[i] = judgement
-        shutil.rmtree(fold_dir / "adapter")  # only the fold's judgements are kept; its weights would be dead weight
-    everything = examples(np.arange(reviewed.height))
-    final = finetune(base, *everything, cfg.lora, cfg.train, out_dir, start_from=start_from)
-    scored = reviewed.select("report_id", "score").with_columns(
-        pl.Series("fold", folds), *judgement_columns(judgements, cfg.score_from)
-    )
-    return JudgeResult(adapter_dir=final.adapter_dir, out_of_fold=scored)
+    return repeated_examples(prompts, targets, scores_only, np.flatnonzero(chosen), cfg.human_weight)
 
 
 def repeated_examples(
@@ -220,6 +258,17 @@ def judgement_columns(judgements: list[Judgement], score_from: str) -> list[pl.S
         pl.Series("errors", [j.errors for j in judgements], dtype=pl.String),
         pl.Series("errors_readable", [j.readable for j in judgements], dtype=pl.Boolean),
     ]
+
+
+def judgement_frame(judgements: list[Judgement]) -> pl.DataFrame:
+    """Judgements as a frame, to keep between stages (`judgements_from_frame` reads it back)."""
+    schema = {"errors": pl.String, "readable": pl.Boolean, "direct": pl.Float64, "from_errors": pl.Float64}
+    rows = [(j.errors, j.readable, j.direct, j.from_errors) for j in judgements]
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def judgements_from_frame(frame: pl.DataFrame) -> list[Judgement]:
+    return [Judgement(**row) for row in frame.iter_rows(named=True)]
 
 
 def learn_perturbations(base: str | Path, perturbations: pl.DataFrame, cfg: JudgeConfig, out_dir: Path) -> Path:

@@ -3,6 +3,7 @@ variants with it."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,12 @@ from radimpress.evaluation.judge import (
     JUDGEMENT_COLUMNS,
     judge_generations,
     judgement_columns,
+    judgement_frame,
+    judgements_from_frame,
     learn_perturbations,
-    train_judge,
+    out_of_fold,
+    train_final_judge,
+    train_fold_judge,
 )
 from radimpress.evaluation.metrics import score_impressions
 from radimpress.evaluation.perturb import perturbation_pairs
@@ -34,6 +39,7 @@ from radimpress.review.rubric import RubricWeights
 from radimpress.stages.store import stage
 
 TRUST_FILE = "trust.csv"
+JUDGEMENTS_FILE = "judgements.parquet"
 
 
 @stage("judge-perturb")
@@ -41,7 +47,7 @@ def judge_perturb_stage(
     train_paths: list[Path], cfg: JudgeConfig, base: Path, rubric: RubricConfig, *, out: Path
 ) -> Path:
     """perturbations.parquet (rubric-labelled pairs from the training split) and adapter/ (the judge that learnt
-    them, absent with judge.perturbations: 0), which every judge of judge-train goes on from."""
+    them, absent with judge.perturbations: 0), which every judge of judge-fit goes on from."""
     train = pl.concat([read_frame(path) for path in train_paths], how="diagonal_relaxed")
     pairs = perturbation_pairs(train, cfg.perturbations, cfg.train.seed, RubricWeights(**rubric.model_dump()))
     write_frame(pairs, out / "perturbations.parquet")
@@ -50,10 +56,38 @@ def judge_perturb_stage(
     return out
 
 
+@stage("judge-fit")
+def judge_fit_stage(
+    review_dir: Path,
+    perturbed_dir: Path,
+    cfg: JudgeConfig,
+    base: Path,
+    rubric: RubricConfig,
+    fold: int | None,
+    *,
+    out: Path,
+) -> Path:
+    """One of the judges, each its own stage so that they train side by side: with `fold` None, adapter/ (the judge
+    fine-tuned on every reviewed item, which scores the variants); with a fold, judgements.parquet (that fold's
+    items, in row order, judged by a judge that never saw their reports; its weights are not kept)."""
+    reviewed = read_frame(review_dir / "reviewed.parquet")
+    learnt = perturbed_dir / "adapter"
+    start_from = learnt if learnt.is_dir() else None
+    if fold is None:
+        train_final_judge(base, reviewed, cfg, out, start_from)
+        return out
+    weights = RubricWeights(**rubric.model_dump())
+    said = train_fold_judge(base, reviewed, cfg, fold, out, start_from, weights)
+    write_frame(judgement_frame(said), out / JUDGEMENTS_FILE)
+    return out
+
+
 @stage("judge-train")
 def judge_train_stage(
     review_dir: Path,
     perturbed_dir: Path,
+    final_dir: Path,
+    fold_dirs: list[Path],
     cfg: JudgeConfig,
     base: Path,
     metrics: ScoreConfig,
@@ -61,13 +95,13 @@ def judge_train_stage(
     *,
     out: Path,
 ) -> Path:
-    """adapter/ (the judge), out_of_fold.parquet, trust.csv (the judge, the metrics and the mean against the
+    """The judge and how far to trust it, from the judge-fit stages: adapter/ (the final judge's, copied so this
+    folder is the judge on its own), out_of_fold.parquet, trust.csv (the judge, the metrics and the mean against the
     reviewers, with intervals) and judge.json (what the comparison says of it)."""
     reviewed = read_frame(review_dir / "reviewed.parquet")
-    learnt = perturbed_dir / "adapter"
-    weights = RubricWeights(**rubric.model_dump())
-    result = train_judge(base, reviewed, cfg, out, learnt if learnt.is_dir() else None, weights)
-    scored = _with_metrics(result.out_of_fold, reviewed, metrics)
+    shutil.copytree(final_dir / "adapter", out / "adapter")
+    by_fold = [judgements_from_frame(read_frame(folder / JUDGEMENTS_FILE)) for folder in fold_dirs]
+    scored = _with_metrics(out_of_fold(reviewed, cfg, by_fold), reviewed, metrics)
     write_frame(scored, out / "out_of_fold.parquet")
     agreements = _agreements(scored, cfg.score_from, cfg.train.seed)
     answers = review_dir / "answers.parquet"  # reviewers' own answers, when people reviewed
