@@ -233,7 +233,7 @@ def test_prefect_artifacts_and_gpu_tags(stack, smoke_run):
     body = {"flow_runs": {"id": {"any_": [smoke_run]}}, "limit": 200}
     runs = httpx.post(f"{stack.api}/task_runs/filter", json=body).json()
     gpu = {r["name"].split("-")[0].split("_")[0] for r in runs if "gpu" in r["tags"]}
-    assert gpu == {"base", "finetune", "generate", "learn", "train", "judge"}  # learn_perturbations: the judge's
+    assert gpu == {"base", "finetune", "generate", "learn", "judge"}  # learn_perturbations, judge-fit-*: the judge's
     # A slot per GPU (here: per CPU stage process), taken inside the tasks for real work only: a tag limit would
     # queue cached tasks for it.
     assert httpx.get(f"{stack.api}/v2/concurrency_limits/gpu").json()["limit"] == SLOTS
@@ -303,12 +303,105 @@ def test_changing_one_row_reruns_only_what_depends_on_it(stack, smoke_run, tmp_p
     assert {s for n, s in generations.items() if n.endswith("-test")} == {"Completed"}
 
 
-def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("retry")
+# Identifiers of every kind phi.py redacts, planted in an export's clinical information and findings; each string
+# below must be found nowhere MLflow or Prefect keeps anything (names: each word on its own too).
+PLANTED_CLINICAL = (
+    "Patient Jane Quimbleton, MRN 48213957, seen 03/14/2023 at 8:30AM at St. Mary's Hospital in Springfield. "
+    "Call Dr. Quimbleton at (312) 555-0147. Prior films 7/93 and 1/12-15/93 from Mercy Medical Center. "
+)
+PLANTED_FINDINGS = (
+    " Discussed with dr. farnsworth at 1715 hours on March 14, 2023. Referred by Harold Pettigrew. "
+    "Quimbleton tolerated the exam. Mild MR. No AS."
+)
+PLANTED = (
+    "Jane",
+    "Quimbleton",
+    "48213957",
+    "03/14/2023",
+    "8:30AM",
+    "Mary's",
+    "Springfield",
+    "555-0147",
+    "7/93",
+    "1/12-15/93",
+    "Mercy Medical",
+    "farnsworth",
+    "1715 hours",
+    "March 14, 2023",
+    "Harold",
+    "Pettigrew",
+)
+
+
+def _planted_in(data: bytes, where: str) -> list[str]:
+    """'<where>: <string>' for each planted string in `data`, any case (the EDA lower-cases what it shows)."""
+    text = data.decode("utf-8", errors="replace").lower()
+    return [f"{where}: {s}" for s in PLANTED if re.search(rf"(?<![a-z0-9]){re.escape(s.lower())}(?![a-z0-9])", text)]
+
+
+def _file_text(path: Path) -> bytes:
+    """A file's bytes; a parquet file's decoded rows too (its strings may be compressed)."""
+    data = path.read_bytes()
+    if path.suffix == ".parquet":
+        data += pl.read_parquet(path).write_csv().encode()
+    return data
+
+
+def _mlflow_leaks(client: MlflowClient, experiment_name: str, folder: Path) -> list[str]:
+    """Planted strings in every run's params, tags, metric keys, datasets and artifact files (all downloaded)."""
+    experiment = client.get_experiment_by_name(experiment_name)
+    leaks = []
+    for run in client.search_runs([experiment.experiment_id], max_results=500):
+        leaks += _planted_in(json.dumps(run.to_dictionary(), default=str).encode(), f"run {run.info.run_name}")
+        local = Path(client.download_artifacts(run.info.run_id, "", str(folder / run.info.run_id)))
+        for path in sorted(p for p in local.rglob("*") if p.is_file()):
+            leaks += _planted_in(_file_text(path), f"run {run.info.run_name} artifact {path.relative_to(local)}")
+    return leaks
+
+
+def _prefect_leaks(stack: Stack, flow_run_id: str) -> list[str]:
+    """Planted strings in the flow run and its task runs (parameters, inputs, states), artifacts, logs, and every
+    persisted result (pickled or JSON: their strings are bytes as they are)."""
+    runs = {"flow_runs": {"id": {"any_": [flow_run_id]}}, "limit": 200}
+    queries = {
+        "flow run": ("/flow_runs/filter", runs),
+        "task runs": ("/task_runs/filter", runs),
+        "artifacts": ("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200}),
+        "logs": ("/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200}),
+    }
+    leaks = []
+    for where, (route, body) in queries.items():
+        response = httpx.post(stack.api + route, json=body)
+        assert response.status_code == 200, response.text
+        leaks += _planted_in(response.content, f"prefect {where}")
+    results = stack.data_dir / "prefect" / "results"  # PREFECT_LOCAL_STORAGE_PATH in scripts/env.sh
+    assert any(results.rglob("*")), "no persisted Prefect results to check"
+    for path in (p for p in results.rglob("*") if p.is_file()):
+        leaks += _planted_in(path.read_bytes(), f"prefect result {path.name}")
+    return leaks
+
+
+@pytest.fixture(scope="module")
+def retried_phi_run(stack, tmp_path_factory):
+    """One flow run over an export with planted PHI, redacted for tracking, whose tiny-mistral fine-tune fails
+    twice (both attempts of the task): the run fails, then a flow-run retry completes it. One run proves both the
+    retry and that nothing identifying reaches MLflow or Prefect, failure logs and states included."""
+    folder = tmp_path_factory.mktemp("phi")
+    reports = generate_reports(300, 7).with_columns(
+        (pl.lit(PLANTED_CLINICAL) + pl.col("clinical_information")).alias("clinical_information"),
+        (pl.col("findings") + pl.lit(PLANTED_FINDINGS)).alias("findings"),
+    )
+    csv = folder / "reports.csv"
+    reports.write_csv(csv)
     profile = _profile_file(
         folder,
-        "retry",
-        data={"source": "synthetic", "n_reports": 300, "seed": 7, "model_modalities": ["mri"]},
+        "phi",
+        data={
+            "source": "file",
+            "path": str(csv),
+            "columns": {"ground_truth": "ground_truth"},
+            "model_modalities": ["mri"],
+        },
         split={"train": 0.6, "validation": 0.2, "test": 0.2, "seed": 0},  # 18 test reports: enough for paired tests
         models=["tiny-llama", "tiny-mistral"],
         input_configs=["findings_clinical"],
@@ -317,12 +410,13 @@ def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory
         train={"epochs": 1, "learning_rate": 0.003, "batch_size": 16, "max_length": 256, "seed": 0},
         review={"source": "simulated", "n_samples": 30, "seed": 0},
         judge=QUICK_JUDGE,
-        faults={"finetune_failures": {"tiny-mistral": 2}},  # both attempts of the task fail; a flow retry is the 3rd
+        tracking={"experiment": "radimpress-phi", "report_text": "redacted"},
+        faults={"finetune_failures": {"tiny-mistral": 2}},  # a flow retry is the fine-tune's 3rd attempt
     )
     run_id = stack.run_deployment(profile)
-    assert stack.wait(run_id) == "FAILED"
+    failed = stack.wait(run_id)
     client = MlflowClient(stack.mlflow_uri)
-    experiment_id = client.get_experiment_by_name("radimpress-smoke").experiment_id
+    experiment_id = client.get_experiment_by_name("radimpress-phi").experiment_id
 
     def parent_status() -> str:
         return client.search_runs([experiment_id], f"tags.`prefect.flow_run_id` = '{run_id}'")[0].info.status
@@ -331,19 +425,43 @@ def test_retry_of_a_failed_finetune_completes_from_cache(stack, tmp_path_factory
     deadline = time.monotonic() + 30
     while parent_status() != "FAILED" and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert parent_status() == "FAILED"
-    before = stack.task_states(run_id)
+    observed = {"run_id": run_id, "folder": folder, "failed": failed, "parent_after_failure": parent_status()}
+    observed["before"] = stack.task_states(run_id)
+    stack.prefect("flow-run", "retry", run_id)  # what the Prefect UI's Retry button does
+    observed["retried"] = stack.wait(run_id)
+    observed["after"] = stack.task_states(run_id)
+    observed["parent_after_retry"] = parent_status()
+    return observed
+
+
+def test_retry_of_a_failed_finetune_completes_from_cache(retried_phi_run):
+    run = retried_phi_run
+    assert run["failed"] == "FAILED" and run["parent_after_failure"] == "FAILED"
+    before, after = run["before"], run["after"]
     mistral = next(name for name in before if name.startswith("finetune-tiny-mistral"))
     llama = next(name for name in before if name.startswith("finetune-tiny-llama"))
     assert before[mistral][-1] == "Failed" and before[llama][-1] == "Completed"
-
-    stack.prefect("flow-run", "retry", run_id)  # what the Prefect UI's Retry button does
-    assert stack.wait(run_id) == "COMPLETED"
-    after = stack.task_states(run_id)
+    assert run["retried"] == "COMPLETED"
     # The retry ran the failed fine-tune again and took the one that had finished from cache.
     assert after[mistral] == ["Failed", "Completed"]
     assert after[llama] == ["Completed", "Cached"]
-    assert parent_status() == "FINISHED"  # the retry reopened and closed it
+    assert run["parent_after_retry"] == "FINISHED"  # the retry reopened and closed it
+
+
+def test_planted_phi_reaches_neither_mlflow_nor_prefect_when_redacted(stack, retried_phi_run):
+    assert retried_phi_run["retried"] == "COMPLETED"
+    client = MlflowClient(stack.mlflow_uri)
+    folder = retried_phi_run["folder"]
+    # The failed attempt's logs and states are checked too: a traceback must not carry report text either.
+    leaks = _mlflow_leaks(client, "radimpress-phi", folder / "mlflow") + _prefect_leaks(
+        stack, retried_phi_run["run_id"]
+    )
+    assert leaks == []
+    # The check can see: what MLflow holds is the redacted text, tags and all.
+    experiment_id = client.get_experiment_by_name("radimpress-phi").experiment_id
+    child = client.search_runs([experiment_id], "tags.top_k = 'true'")[0]
+    logged = pl.read_parquet(client.download_artifacts(child.info.run_id, "generations/generations.redacted.parquet"))
+    assert logged["clinical_information"].str.contains(r"Patient \[NAME\], MRN \[ID\], seen \[DATE\] at \[TIME\]").all()
 
 
 def _pause_description(stack, run_id: str, state: dict) -> str:
@@ -459,120 +577,3 @@ def test_the_flow_waits_suspended_for_reviewers_and_the_judge_trains_on_their_sc
     stored = store.answers()
     assert len(traces) == stored.height == 24 and sorted(feedback.values()) == sorted(stored["score"].to_list())
     assert all(source.startswith("reviewer-") and "dr-" not in source for _, source in feedback)
-
-
-# Identifiers of every kind phi.py redacts, planted in an export's clinical information and findings; each string
-# below must be found nowhere MLflow or Prefect keeps anything (names: each word on its own too).
-PLANTED_CLINICAL = (
-    "Patient Jane Quimbleton, MRN 48213957, seen 03/14/2023 at 8:30AM at St. Mary's Hospital in Springfield. "
-    "Call Dr. Quimbleton at (312) 555-0147. Prior films 7/93 and 1/12-15/93 from Mercy Medical Center. "
-)
-PLANTED_FINDINGS = (
-    " Discussed with dr. farnsworth at 1715 hours on March 14, 2023. Referred by Harold Pettigrew. "
-    "Quimbleton tolerated the exam. Mild MR. No AS."
-)
-PLANTED = (
-    "Jane",
-    "Quimbleton",
-    "48213957",
-    "03/14/2023",
-    "8:30AM",
-    "Mary's",
-    "Springfield",
-    "555-0147",
-    "7/93",
-    "1/12-15/93",
-    "Mercy Medical",
-    "farnsworth",
-    "1715 hours",
-    "March 14, 2023",
-    "Harold",
-    "Pettigrew",
-)
-
-
-def _planted_in(data: bytes, where: str) -> list[str]:
-    """'<where>: <string>' for each planted string in `data`, any case (the EDA lower-cases what it shows)."""
-    text = data.decode("utf-8", errors="replace").lower()
-    return [f"{where}: {s}" for s in PLANTED if re.search(rf"(?<![a-z0-9]){re.escape(s.lower())}(?![a-z0-9])", text)]
-
-
-def _file_text(path: Path) -> bytes:
-    """A file's bytes; a parquet file's decoded rows too (its strings may be compressed)."""
-    data = path.read_bytes()
-    if path.suffix == ".parquet":
-        data += pl.read_parquet(path).write_csv().encode()
-    return data
-
-
-def _mlflow_leaks(client: MlflowClient, experiment_name: str, folder: Path) -> list[str]:
-    """Planted strings in every run's params, tags, metric keys, datasets and artifact files (all downloaded)."""
-    experiment = client.get_experiment_by_name(experiment_name)
-    leaks = []
-    for run in client.search_runs([experiment.experiment_id], max_results=500):
-        leaks += _planted_in(json.dumps(run.to_dictionary(), default=str).encode(), f"run {run.info.run_name}")
-        local = Path(client.download_artifacts(run.info.run_id, "", str(folder / run.info.run_id)))
-        for path in sorted(p for p in local.rglob("*") if p.is_file()):
-            leaks += _planted_in(_file_text(path), f"run {run.info.run_name} artifact {path.relative_to(local)}")
-    return leaks
-
-
-def _prefect_leaks(stack: Stack, flow_run_id: str) -> list[str]:
-    """Planted strings in the flow run and its task runs (parameters, inputs, states), artifacts, logs, and every
-    persisted result (pickled or JSON: their strings are bytes as they are)."""
-    runs = {"flow_runs": {"id": {"any_": [flow_run_id]}}, "limit": 200}
-    queries = {
-        "flow run": ("/flow_runs/filter", runs),
-        "task runs": ("/task_runs/filter", runs),
-        "artifacts": ("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200}),
-        "logs": ("/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200}),
-    }
-    leaks = []
-    for where, (route, body) in queries.items():
-        response = httpx.post(stack.api + route, json=body)
-        assert response.status_code == 200, response.text
-        leaks += _planted_in(response.content, f"prefect {where}")
-    results = stack.data_dir / "prefect" / "results"  # PREFECT_LOCAL_STORAGE_PATH in scripts/env.sh
-    assert any(results.rglob("*")), "no persisted Prefect results to check"
-    for path in (p for p in results.rglob("*") if p.is_file()):
-        leaks += _planted_in(path.read_bytes(), f"prefect result {path.name}")
-    return leaks
-
-
-def test_planted_phi_reaches_neither_mlflow_nor_prefect_when_redacted(stack, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("phi")
-    reports = generate_reports(300, 7).with_columns(
-        (pl.lit(PLANTED_CLINICAL) + pl.col("clinical_information")).alias("clinical_information"),
-        (pl.col("findings") + pl.lit(PLANTED_FINDINGS)).alias("findings"),
-    )
-    csv = folder / "reports.csv"
-    reports.write_csv(csv)
-    profile = _profile_file(
-        folder,
-        "phi",
-        data={
-            "source": "file",
-            "path": str(csv),
-            "columns": {"ground_truth": "ground_truth"},
-            "model_modalities": ["mri"],
-        },
-        split={"train": 0.6, "validation": 0.2, "test": 0.2, "seed": 0},
-        models=["tiny-llama"],  # redaction is per text, not per model: one model is enough
-        input_configs=["findings_clinical"],
-        sweep={},
-        tiny_base={"vocab_size": 512, "pretrain_reports": 300, "pretrain_steps": 30},
-        train={"epochs": 1, "learning_rate": 0.003, "batch_size": 16, "max_length": 256, "seed": 0},
-        review={"source": "simulated", "n_samples": 30, "seed": 0},
-        judge=QUICK_JUDGE,
-        tracking={"experiment": "radimpress-phi", "report_text": "redacted"},
-    )
-    run_id = stack.run_deployment(profile)
-    assert stack.wait(run_id) == "COMPLETED"
-    client = MlflowClient(stack.mlflow_uri)
-    leaks = _mlflow_leaks(client, "radimpress-phi", folder / "mlflow") + _prefect_leaks(stack, run_id)
-    assert leaks == []
-    # The check can see: what MLflow holds is the redacted text, tags and all.
-    experiment_id = client.get_experiment_by_name("radimpress-phi").experiment_id
-    child = client.search_runs([experiment_id], "tags.top_k = 'true'")[0]
-    logged = pl.read_parquet(client.download_artifacts(child.info.run_id, "generations/generations.redacted.parquet"))
-    assert logged["clinical_information"].str.contains(r"Patient \[NAME\], MRN \[ID\], seen \[DATE\] at \[TIME\]").all()
