@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install radimpress with its test tools exactly as requirements.lock pins them (hashes checked).
 #   scripts/install.sh        install; re-runs only when requirements.lock or pyproject.toml changed
-#   scripts/install.sh lock   re-resolve pyproject.toml (with its dev extra) + requirements.in into requirements.lock
+#   scripts/install.sh lock   re-resolve pyproject.toml (with its dev and team extras) + requirements.in into requirements.lock
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # uv does not read pip's configuration: point it at the folder that holds the CPU torch wheel on these machines.
@@ -25,7 +25,7 @@ bootstrap() {  # .venv with requirements.in's uv in it, from PyPI
 
 if [ "${1:-}" = lock ]; then
   bootstrap
-  "$uv" pip compile pyproject.toml requirements.in --extra dev --python .venv/bin/python --generate-hashes \
+  "$uv" pip compile pyproject.toml requirements.in --extra dev --extra team --python .venv/bin/python --generate-hashes \
     --quiet --custom-compile-command "make lock" -o requirements.lock
   echo "requirements.lock: $(grep -c '^[a-z0-9]' requirements.lock) packages pinned"
   exit 0

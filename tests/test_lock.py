@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _declared() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extra = [line for line in (ROOT / "requirements.in").read_text().splitlines() if line and line[0] != "#"]
-    return project["dependencies"] + project["optional-dependencies"]["dev"] + extra
+    extras = project["optional-dependencies"]
+    return project["dependencies"] + extras["dev"] + extras["team"] + extra
 
 
 def _pins() -> dict[str, str]:
