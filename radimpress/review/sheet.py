@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import polars as pl
 
 from radimpress.config import ReviewConfig
 from radimpress.errors import ReviewScoresMissingError
+from radimpress.review.rubric import ERROR_CATEGORIES, significant_column
 from radimpress.review.store import ReviewStore, item_key
 
 REVIEW_COLUMNS = ("variant_id", "report_id", "modality", "findings", "reference", "generated")
@@ -46,13 +48,40 @@ def reviewed_from_store(sample: pl.DataFrame, store: ReviewStore) -> pl.DataFram
         item_key(f or "", r or "", g or "")
         for f, r, g in zip(sample["findings"], sample["reference"], sample["generated"], strict=True)
     ]
-    means = (
-        store.answers().group_by("item_id").agg(pl.col("score").mean().cast(pl.Float64), pl.len().alias("n_reviews"))
-    )
+    answers = store.answers()
+    means = answers.group_by("item_id").agg(pl.col("score").mean().cast(pl.Float64), pl.len().alias("n_reviews"))
+    errors = reviewers_errors(answers)
+    if errors is not None:
+        means = means.join(errors, on="item_id", how="left")
     reviewed = sample.with_columns(pl.Series("item_id", keys)).join(
         means, on="item_id", how="left", maintain_order="left"
     )
     return reviewed.with_columns(pl.lit("reviewers").alias("review_source"))
+
+
+def reviewers_errors(answers: pl.DataFrame) -> pl.DataFrame | None:
+    """Per item, the error categories its reviewers ticked, as the judge's count columns: a category counts one
+    error when at least half of the item's reviewers ticked it (a tie keeps it: a missed error costs more than a
+    doubted one), and that error is significant when at least half of those who ticked it said so.
+
+    The review page records a category, not a count, so counts are 0 or 1. None when no answer in the store ticks
+    any category: then the reviewers scored without them, and an empty tick list says nothing (the judge learns the
+    score alone); once anyone uses them, an answer without ticks means "none seen", as the page says."""
+    ticks = [json.loads(text) for text in answers["errors"]]
+    if not any(ticks):
+        return None
+    per_answer = answers.select("item_id").with_columns(
+        *(pl.Series(f"_{c}", [c in t for t in ticks], dtype=pl.Int64) for c in ERROR_CATEGORIES),
+        *(pl.Series(f"_{c}_sig", [t.get(c) == "significant" for t in ticks], dtype=pl.Int64) for c in ERROR_CATEGORIES),
+    )
+    totals = per_answer.group_by("item_id", maintain_order=True).agg(pl.len().alias("_n"), pl.all().sum())
+    columns = []
+    for c in ERROR_CATEGORIES:
+        counted = 2 * pl.col(f"_{c}") >= pl.col("_n")
+        columns.append(counted.cast(pl.Int64).alias(c))
+        significant = counted & (2 * pl.col(f"_{c}_sig") >= pl.col(f"_{c}")) & (pl.col(f"_{c}") > 0)
+        columns.append(significant.cast(pl.Int64).alias(significant_column(c)))
+    return totals.select("item_id", *columns)
 
 
 def reviewer_scores(sample: pl.DataFrame, cfg: ReviewConfig, sheet_path: Path) -> pl.DataFrame:

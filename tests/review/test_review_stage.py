@@ -9,6 +9,7 @@ import pytest
 from radimpress.config import ReviewConfig
 from radimpress.errors import ReviewScoresMissingError
 from radimpress.files import read_frame, write_frame
+from radimpress.review.rubric import ERROR_CATEGORIES
 from radimpress.review.store import item_key
 from radimpress.stages.review import review_stage, review_store
 from tests.review.conftest import VARIANTS, review_sample
@@ -52,6 +53,11 @@ def test_the_stage_waits_for_every_answer_then_trains_on_the_reviewers_mean(tmp_
     both = reviewed.filter(pl.col("n_reviews") == 2)
     assert both.height == 12
     assert set(both["score"]) <= {9.5, 5.5}  # the mean of alice's and bob's
+    # Their ticks reach the judge: a significant missed finding on every truncated impression, nothing elsewhere.
+    ticked = reviewed["item_id"].is_in(sorted(truncated))
+    assert reviewed["missing_finding"].to_list() == ticked.cast(pl.Int64).to_list()
+    assert reviewed["missing_finding_significant"].to_list() == ticked.cast(pl.Int64).to_list()
+    assert reviewed.filter(~ticked).select(pl.sum_horizontal(ERROR_CATEGORIES)).to_series().to_list() == [0] * 12
     humans = pl.read_csv(out / "human_scores.csv")
     means = dict(zip(humans["Variant"], humans["Mean score (reviewers)"], strict=True))
     assert 9.0 <= means[VARIANTS[0]] <= 10.0 and 5.0 <= means[VARIANTS[1]] <= 6.0

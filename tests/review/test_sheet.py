@@ -1,11 +1,15 @@
 """The review sample and the reviewers' scores read back for it: seeded, complete, validated."""
 
+import json
+
 import polars as pl
 import pytest
 
 from radimpress.config import ReviewConfig
 from radimpress.errors import ReviewScoresMissingError
-from radimpress.review.sheet import REVIEW_COLUMNS, reviewer_scores, sample_for_review
+from radimpress.evaluation.judge import labelled_errors
+from radimpress.review.rubric import ERROR_CATEGORIES, significant_column
+from radimpress.review.sheet import REVIEW_COLUMNS, reviewer_scores, reviewers_errors, sample_for_review
 
 GENERATIONS = pl.DataFrame(
     {
@@ -68,3 +72,47 @@ def test_reviewer_scores_reject_duplicates_and_out_of_range(tmp_path):
         cfg = ReviewConfig(source="file", scores_file=scores)
         with pytest.raises(ReviewScoresMissingError, match=message):
             reviewer_scores(sample, cfg, tmp_path / "sheet.csv")
+
+
+def _answers(rows: list[tuple[str, dict]]) -> pl.DataFrame:
+    """A review store's answers frame: item id and the JSON of its ticked categories (score and the rest unused)."""
+    return pl.DataFrame({"item_id": [item for item, _ in rows], "errors": [json.dumps(errors) for _, errors in rows]})
+
+
+def test_reviewers_ticks_become_the_judges_error_counts():
+    answers = _answers(
+        [
+            ("tie", {"false_finding": "significant"}),  # one of two reviewers: a tie keeps the error
+            ("tie", {}),
+            ("minority", {"wrong_location": "significant"}),  # one of three: not counted
+            ("minority", {}),
+            ("minority", {}),
+            ("split", {"missing_finding": "significant"}),  # both tick it, one calls it significant: significant
+            ("split", {"missing_finding": "not_significant"}),
+            ("minor", {"wrong_severity": "not_significant"}),
+            ("minor", {"wrong_severity": "not_significant"}),
+        ]
+    )
+    errors = {row["item_id"]: row for row in reviewers_errors(answers).iter_rows(named=True)}
+    assert set(errors) == {"tie", "minority", "split", "minor"}
+    counted = {
+        item: {c: (row[c], row[significant_column(c)]) for c in ERROR_CATEGORIES if row[c]}
+        for item, row in errors.items()
+    }
+    assert counted == {
+        "tie": {"false_finding": (1, 1)},
+        "minority": {},
+        "split": {"missing_finding": (1, 1)},
+        "minor": {"wrong_severity": (1, 0)},
+    }
+    # What the judge reads from them: (significant, minor) per category, and a row with no error is labelled too.
+    assert labelled_errors(pl.DataFrame(list(errors.values()))) == [
+        {"false_finding": (1, 0)},
+        {},
+        {"missing_finding": (1, 0)},
+        {"wrong_severity": (0, 1)},
+    ]
+
+
+def test_reviewers_who_never_tick_a_category_give_scores_only():
+    assert reviewers_errors(_answers([("a", {}), ("a", {}), ("b", {})])) is None
