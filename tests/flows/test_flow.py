@@ -264,9 +264,9 @@ def test_changing_one_row_reruns_only_what_depends_on_it(stack, smoke_run, tmp_p
         "columns": {"ground_truth": "ground_truth"},
         "model_modalities": ["mri"],
     }
-    # Two models, two inputs, the smoke run's first set (so its fine-tunes come from cache): the point is caching.
+    # One model, two inputs, the smoke run's first set (so its fine-tunes come from cache): the point is caching.
     small = {
-        "models": ["tiny-llama", "tiny-mistral"],
+        "models": ["tiny-llama"],
         "input_configs": ["findings", "findings_clinical"],
         "sweep": SMOKE_GRID,
         "judge": QUICK_JUDGE,
