@@ -5,8 +5,10 @@
 # passwords only when their databases are created.
 set -euo pipefail
 dir=${1:-$(dirname "$0")/secrets}
+# The folder is private (0700); the files in it are world-readable (0644) because compose bind-mounts each file as
+# it is, owner and mode included, and the containers run as uid 10001: the folder, not the file, keeps others out.
 mkdir -p "$dir" && chmod 700 "$dir"
-umask 077
+umask 022
 random() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 write() {  # name, value
   if [ -s "$dir/$1" ]; then echo "  $1: kept"; return; fi

@@ -45,10 +45,13 @@ def provenance_tags() -> dict[str, str]:
     """The code and library versions behind a run: the git commit (with '+dirty' for uncommitted changes)."""
 
     def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+        try:
+            done = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+        except OSError:  # no git at all, as in the images: they record their commit in RADIMPRESS_GIT_COMMIT
+            return ""
         return done.stdout.strip() if done.returncode == 0 else ""
 
-    commit = git("rev-parse", "HEAD") or "unknown"
+    commit = git("rev-parse", "HEAD") or os.environ.get("RADIMPRESS_GIT_COMMIT") or "unknown"
     dirty = "+dirty" if git("status", "--porcelain", "--untracked-files=no") else ""
     return {"radimpress.git_commit": commit + dirty} | {f"version.{k}": v for k, v in library_versions().items()}
 

@@ -50,7 +50,7 @@ def reviewed_from_store(sample: pl.DataFrame, store: ReviewStore) -> pl.DataFram
     ]
     answers = store.answers()
     means = answers.group_by("item_id").agg(pl.col("score").mean().cast(pl.Float64), pl.len().alias("n_reviews"))
-    errors = reviewers_errors(answers)
+    errors = reviewers_errors(answers.filter(pl.col("item_id").is_in(keys)))  # this sample's answers, not older rounds'
     if errors is not None:
         means = means.join(errors, on="item_id", how="left")
     reviewed = sample.with_columns(pl.Series("item_id", keys)).join(

@@ -85,6 +85,7 @@ class Team:
         prefect = self.services["prefect-server"]
         env = {k: v for k, v in prefect["environment"].items() if not k.startswith("PREFECT_SERVER_DATABASE_")}
         env |= {"PREFECT_HOME": str(self.folder / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        env["PREFECT_SERVER_UI_STATIC_DIRECTORY"] = str(self.folder / "prefect" / "ui")
         command = [str(BIN / "prefect"), *prefect["command"][1:]]
         command[command.index("--host") + 1], command[command.index("--port") + 1] = "127.0.0.1", str(self.prefect_port)
         prefect_process = self._start("prefect", command, self._in_container("prefect-server", env))

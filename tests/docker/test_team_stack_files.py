@@ -31,7 +31,7 @@ def _compose(secrets: Path, *args: str, **env: str) -> subprocess.CompletedProce
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("RADIMPRESS_", "MLFLOW_", "PREFECT_"))}
     environment |= {"RADIMPRESS_SECRETS": str(secrets), **env}
     files = [] if "-f" in args else ["-f", str(DOCKER / "compose.yaml")]
-    command = [str(BIN / "docker-compose"), *files, "--profile", "gpu", *args]
+    command = [str(BIN / "docker-compose"), *files, "--profile", "gpu", "--profile", "cpu", *args]
     return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60)
 
 
@@ -51,7 +51,8 @@ def test_secrets_are_created_private_and_kept(secrets):
         "prefect_auth",
     ]
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
-    assert {stat.S_IMODE(p.stat().st_mode) for p in secrets.iterdir()} == {0o600}
+    # Compose mounts each file with its host mode, and the containers run as uid 10001: the folder keeps others out.
+    assert {stat.S_IMODE(p.stat().st_mode) for p in secrets.iterdir()} == {0o644}
     assert len((secrets / "mlflow_admin_password").read_text().strip()) >= 12  # MLflow refuses shorter
     assert re.fullmatch(r"radimpress:\S{20,}\n", (secrets / "prefect_auth").read_text())
     before = {p.name: p.read_text() for p in secrets.iterdir()}
@@ -109,6 +110,21 @@ def test_gpu_image_torch_matches_its_cuda():
     cuda = re.search(r"^FROM nvidia/cuda:(\d+)\.(\d+)\.\d+", text, re.M)
     index = re.search(r"^ARG TORCH_INDEX=https://download\.pytorch\.org/whl/cu(\d+)$", text, re.M)
     assert cuda and index and index.group(1) == cuda.group(1) + cuda.group(2)
+    # The CUDA build of the very torch the lock pins (its CPU build) and the tests ran.
+    locked = re.search(r"^torch==([\d.]+)\+cpu", (ROOT / "requirements.lock").read_text(), re.M)
+    assert locked and re.search(rf"^ARG TORCH_VERSION={re.escape(locked.group(1))}$", text, re.M)
+
+
+def test_builds_send_code_and_the_lock_only(secrets):
+    # BuildKit reads <Dockerfile>.dockerignore: the data directory (PHI), .venv and the secrets never leave the host.
+    for dockerfile in DOCKERFILES:
+        ignore = [line for line in Path(f"{dockerfile}.dockerignore").read_text().splitlines() if line[:1] != "#"]
+        assert ignore[0] == "**"  # everything is left out first; then what the COPY lines need comes back
+        allowed = {line[1:] for line in ignore if line.startswith("!")}
+        copied = set(re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile.read_text(), re.M))
+        sources = {word for line in copied for word in line.split()}
+        assert all(any(src == a or a == f"{src}/**" for a in allowed) for src in sources), (sources, allowed)
+        assert not any(a.startswith(("data", ".venv", "docker/secrets")) for a in allowed)
 
 
 def test_ports_listen_on_localhost_unless_configured(secrets):
@@ -169,10 +185,26 @@ def test_workers_listen_on_the_pool_the_deployment_targets(secrets):
         for worker in ("worker-cpu", "worker-gpu"):
             command = services[worker]["command"]
             assert command[command.index("--pool") + 1] == target
+    assert services["worker-cpu"]["profiles"] == ["cpu"]  # never on by default beside the GPU workers' pool
     gpu = services["worker-gpu"]
     assert gpu["profiles"] == ["gpu"] and gpu["build"]["dockerfile"] == "docker/Dockerfile.gpu"
     devices = gpu["deploy"]["resources"]["reservations"]["devices"]
     assert devices == [{"capabilities": ["gpu"], "driver": "nvidia", "count": -1}]  # all the node's GPUs
+
+
+def test_workers_on_other_nodes_reach_the_servers_by_the_address_given(secrets):
+    urls = {
+        "RADIMPRESS_PREFECT_API_URL": "https://prefect.ward.example/api",
+        "RADIMPRESS_MLFLOW_URL": "https://ml.ward.example",
+    }
+    for worker in ("worker-gpu", "worker-cpu", "bootstrap"):
+        default = _rendered(secrets)["services"][worker]["environment"]
+        assert (default["PREFECT_API_URL"], default["MLFLOW_TRACKING_URI"]) == (
+            "http://prefect-server:4200/api",
+            "http://mlflow-server:5000",
+        )
+        given = _rendered(secrets, **urls)["services"][worker]["environment"]
+        assert (given["PREFECT_API_URL"], given["MLFLOW_TRACKING_URI"]) == tuple(urls.values())
 
 
 def _entrypoint(command: str, secrets: Path, **env: str) -> subprocess.CompletedProcess:
